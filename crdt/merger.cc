@@ -1,0 +1,118 @@
+#include "crdt/merger.h"
+
+namespace trellis {
+
+Bytes element_key(std::string_view key, const Cid& id) {
+  Bytes k;
+  k.reserve(key.size() + 1 + id.bytes().size());
+  k.insert(k.end(), key.begin(), key.end());
+  k.push_back(0);
+  k.insert(k.end(), id.bytes().begin(), id.bytes().end());
+  return k;
+}
+
+bool split_element_key(ByteView k, std::string_view* key, ByteView* id) {
+  auto chars = as_chars(k);
+  size_t nul = chars.find('\0');
+  if (nul == std::string_view::npos || nul == 0) return false;
+  *key = chars.substr(0, nul);
+  *id = k.subspan(nul + 1);
+  return true;
+}
+
+std::optional<Winner> find_winner(const Txn& txn, const Dbs& dbs, std::string_view key) {
+  Bytes prefix(key.begin(), key.end());
+  prefix.push_back(0);
+  std::optional<Winner> best;
+  Cursor c(txn, dbs.elems);
+  for (bool ok = c.seek(prefix); ok; ok = c.next()) {
+    ByteView k = c.key();
+    if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+    ByteView v = c.value();
+    Winner w{get_u64be(v), v.subspan(8)};
+    if (!best || w.priority > best->priority ||
+        (w.priority == best->priority &&
+         std::lexicographical_compare(best->value.begin(), best->value.end(), w.value.begin(),
+                                      w.value.end())))
+      best = w;
+  }
+  return best;
+}
+
+Status Merger::touch(const std::string& key) {
+  if (!track_ || before_.count(key)) return Status::ok();
+  auto w = find_winner(txn_, dbs_, key);
+  before_.emplace(key, w ? std::optional<Bytes>(Bytes(w->value.begin(), w->value.end()))
+                         : std::nullopt);
+  return Status::ok();
+}
+
+Status Merger::merge(const Cid& cid, const Block& block, bool local) {
+  const Delta& d = block.delta;
+  for (const auto& t : d.tombstones) {
+    TRELLIS_TRY(touch(t.key));
+    Bytes k = element_key(t.key, t.id);
+    TRELLIS_TRY(txn_.put(dbs_.tombs, k, {}));
+    TRELLIS_TRY(txn_.del(dbs_.elems, k));
+  }
+  Bytes v;
+  for (const auto& e : d.elements) {
+    TRELLIS_TRY(touch(e.key));
+    Bytes k = element_key(e.key, cid);
+    // A well-formed DAG tombstones an element only in blocks below its own,
+    // which causal merging applies later; the check keeps replicas
+    // convergent even when a block tombstones an id it cannot have seen.
+    if (!local && txn_.has(dbs_.tombs, k)) continue;
+    v.clear();
+    put_u64be(v, d.priority);
+    v.insert(v.end(), e.value.begin(), e.value.end());
+    TRELLIS_TRY(txn_.put(dbs_.elems, k, v));
+  }
+  Bytes height;
+  put_u64be(height, d.priority);
+  TRELLIS_TRY(txn_.put(dbs_.merged, cid.view(), height));
+  for (const auto& l : block.links) TRELLIS_TRY(txn_.del(dbs_.heads, l.view()));
+  TRELLIS_TRY(txn_.put(dbs_.heads, cid.view(), height));
+  return release_waiters(cid);
+}
+
+Status Merger::release_waiters(const Cid& cid) {
+  std::vector<Bytes> waiting;
+  {
+    Cursor c(txn_, dbs_.waiters);
+    for (bool ok = c.seek(cid.view()); ok; ok = c.next_dup()) {
+      if (!std::equal(c.key().begin(), c.key().end(), cid.bytes().begin(), cid.bytes().end()))
+        break;
+      waiting.emplace_back(c.value().begin(), c.value().end());
+    }
+  }
+  if (waiting.empty()) return Status::ok();
+  TRELLIS_TRY(txn_.del(dbs_.waiters, cid.view()));
+  for (const auto& w : waiting) {
+    auto count = txn_.get(dbs_.pending, w);
+    if (!count) return corrupt("block waits on a link but has no pending count");
+    uint64_t n = get_u64be(*count);
+    if (n <= 1) {
+      TRELLIS_TRY(txn_.del(dbs_.pending, w));
+      TRELLIS_TRY(txn_.put(dbs_.ready, w, {}));
+    } else {
+      Bytes nv;
+      put_u64be(nv, n - 1);
+      TRELLIS_TRY(txn_.put(dbs_.pending, w, nv));
+    }
+  }
+  return Status::ok();
+}
+
+std::vector<Change> Merger::changes() const {
+  std::vector<Change> out;
+  for (const auto& [key, old] : before_) {
+    auto w = find_winner(txn_, dbs_, key);
+    std::optional<Bytes> now;
+    if (w) now = Bytes(w->value.begin(), w->value.end());
+    if (now != old) out.push_back({key, std::move(now)});
+  }
+  return out;
+}
+
+}  // namespace trellis

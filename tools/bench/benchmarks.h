@@ -1,0 +1,23 @@
+// The benchmark families of trellis-bench. Each runs Options::runs times
+// against fresh stores under the work directory and reports medians.
+#pragma once
+
+#include "tools/bench/common.h"
+
+namespace trellis::bench {
+
+inline constexpr size_t kDefaultIngestKeys = 500'000;
+inline constexpr size_t kDefaultScanKeys = 1'000'000;
+
+// Durable Replica::commit of batches of 100-byte puts (keys/s).
+Result<BenchResult> run_ingest(const Options& opts, const WorkDir& work);
+// Replaying a DAG of Options::blocks blocks into an empty replica (blocks/s).
+Result<BenchResult> run_merge(const Options& opts, const WorkDir& work);
+// Replica::scan("") over a replica of Options::keys keys (keys/s).
+Result<BenchResult> run_scan(const Options& opts, const WorkDir& work);
+
+// `trellis-bench sim ...`: args are the arguments after "sim". Returns the
+// process exit code.
+int run_sim_command(int argc, char** argv);
+
+}  // namespace trellis::bench

@@ -1,0 +1,136 @@
+// trellis-bench: throughput benchmarks of crdt/ against a same-run raw-LMDB
+// baseline, and the simulation runner. See docs/BENCHMARKS.md.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tools/bench/args.h"
+#include "tools/bench/benchmarks.h"
+
+namespace {
+
+using namespace trellis::bench;
+
+constexpr const char* kUsage = R"(usage: trellis-bench BENCHMARK... [options]
+       trellis-bench sim --replicas N --ops M --seed S --out DIR [sim options]
+
+benchmarks (each against a raw-LMDB baseline run in the same process):
+  crdt-ingest   durable Replica::commit of batches of 100-byte puts (keys/s)
+  crdt-merge    replay of a DAG of --blocks blocks into an empty replica (blocks/s)
+  crdt-scan     Replica::scan("") over --keys keys (keys/s)
+  all           the three above, in that order
+
+options:
+  --keys N      keys written (crdt-ingest: 500,000; crdt-scan: 1,000,000)
+  --batch B     puts per commit and per baseline transaction (10,000)
+  --blocks N    crdt-merge: blocks in the source DAG (100,000)
+  --feed N      crdt-merge: blocks per on_blocks call and per baseline txn (1,000)
+  --no-oldest-first   crdt-merge: skip the topological-order replay
+  --nosync      timed commits without fsync, on both sides (MDB_NOSYNC): the
+                CPU-bound figure; the default is durable commits
+  --runs R      runs per benchmark; medians are reported (3)
+  --seed S      data seed (1)
+  --dir DIR     work directory (default: a temporary directory, removed after)
+  --keep        leave the stores behind
+  --json        one JSON object per benchmark per line on stdout
+  -h, --help    this text
+
+Progress goes to stderr; results to stdout. Exit status: 0 when every
+benchmark ran and verified (targets missed do not fail it), 1 on an error,
+2 on bad usage.
+)";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "trellis-bench: %s\n(try trellis-bench --help)\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "sim") == 0) return run_sim_command(argc - 2, argv + 2);
+
+  Options o;
+  std::vector<std::string> names;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::optional<uint64_t> n;
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--keys") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.keys = *n;
+    } else if (a == "--batch") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.batch = *n;
+    } else if (a == "--blocks") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.blocks = *n;
+    } else if (a == "--feed") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.feed = *n;
+    } else if (a == "--runs") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.runs = *n;
+    } else if (a == "--seed") {
+      if (!(n = count_arg(argc, argv, &i, 0))) return 2;
+      o.seed = *n;
+    } else if (a == "--dir") {
+      auto s = string_arg(argc, argv, &i);
+      if (!s) return 2;
+      o.dir = *s;
+    } else if (a == "--keep") {
+      o.keep = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--nosync") {
+      o.sync = false;
+    } else if (a == "--no-oldest-first") {
+      o.oldest_first = false;
+    } else if (a == "all") {
+      names.insert(names.end(), {"crdt-ingest", "crdt-merge", "crdt-scan"});
+    } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan") {
+      names.push_back(a);
+    } else if (a == "sim") {
+      return usage_error("sim must come first");
+    } else if (!a.empty() && a[0] == '-') {
+      return usage_error("unknown option " + a);
+    } else {
+      return usage_error("unknown benchmark " + a);
+    }
+  }
+  if (names.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+
+  auto work = WorkDir::create(o.dir, o.keep);
+  if (!work) {
+    std::fprintf(stderr, "trellis-bench: %s\n", work.status().to_string().c_str());
+    return 1;
+  }
+  if (o.keep) std::fprintf(stderr, "trellis-bench: stores kept under %s\n", work->path().c_str());
+  int rc = 0;
+  for (const auto& name : names) {
+    std::fprintf(stderr, "%s: %zu run%s...\n", name.c_str(), o.runs, o.runs == 1 ? "" : "s");
+    auto res = name == "crdt-ingest"  ? run_ingest(o, *work)
+               : name == "crdt-merge" ? run_merge(o, *work)
+                                      : run_scan(o, *work);
+    if (!res) {
+      std::fprintf(stderr, "trellis-bench: %s failed: %s\n", name.c_str(),
+                   res.status().to_string().c_str());
+      rc = 1;
+      continue;
+    }
+    if (o.json) {
+      std::printf("%s\n", res->to_json().dump().c_str());
+    } else {
+      std::printf("%s\n", res->to_human().c_str());
+      std::printf("%s\n", res->note().c_str());
+    }
+    std::fflush(stdout);
+  }
+  return rc;
+}

@@ -1,0 +1,42 @@
+// trellis-dag: looking at single blocks of a store snapshot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "crdt/block.h"
+#include "crdt/cid.h"
+#include "crdt/store.h"
+
+namespace trellis::dag {
+
+// Where a block stands in the replica's walk.
+enum class BlockState {
+  merged,   // applied to the state
+  ready,    // stored, links all merged, merge queued
+  pending,  // stored, waiting for links to be merged
+  stuck,    // stored but in none of merged/ready/pending (should not happen)
+  wanted,   // not stored; the replica is asking peers for it
+  absent,   // not stored and not wanted
+};
+
+const char* state_name(BlockState s);
+BlockState block_state(const Txn& txn, const Dbs& dbs, const Cid& cid);
+bool is_stored(BlockState s);
+
+// The height recorded in `merged`, if the block is merged.
+std::optional<uint64_t> merged_height(const Txn& txn, const Dbs& dbs, const Cid& cid);
+// Number of links not merged yet, as recorded in `pending`.
+std::optional<uint64_t> pending_count(const Txn& txn, const Dbs& dbs, const Cid& cid);
+// The peer hint of a want ("" when unknown), if the block is wanted.
+std::optional<std::string> want_peer(const Txn& txn, const Dbs& dbs, const Cid& cid);
+
+// Decodes a stored block; not_found if it is not stored.
+Result<Block> load_block(const Txn& txn, const Dbs& dbs, const Cid& cid);
+
+// Parses a CID given on the command line, with a message saying what a
+// Trellis block CID looks like when it is not one.
+Result<Cid> parse_cid_arg(std::string_view text);
+
+}  // namespace trellis::dag

@@ -1,0 +1,127 @@
+// trellis-dag info, heads: summary counts of a store snapshot.
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "tools/dag/args.h"
+#include "tools/dag/cli.h"
+#include "tools/dag/live.h"
+#include "tools/dag/text.h"
+
+namespace trellis::dag {
+
+namespace {
+
+struct Head {
+  Cid cid;
+  uint64_t height;
+};
+
+Status read_heads(const Txn& txn, const Dbs& dbs, std::vector<Head>* out) {
+  Cursor c(txn, dbs.heads);
+  for (bool ok = c.first(); ok; ok = c.next()) {
+    auto cid = Cid::from_bytes(c.key());
+    if (!cid) return corrupt("heads holds a malformed CID " + to_hex(c.key()));
+    out->push_back({std::move(*cid), get_u64be(c.value())});
+  }
+  return Status::ok();
+}
+
+std::string human_size(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+constexpr size_t kHeadsShown = 10;
+
+}  // namespace
+
+int cmd_info(const Context& ctx, Args args) {
+  if (!parse_args("info", args, {})) return kExitUsage;
+  auto store = open_read_only(ctx);
+  if (!store) return kExitStore;
+  const Dbs& d = store->dbs();
+  std::vector<Head> heads;
+  uint64_t max_height = 0;
+  size_t blocks = 0, merged = 0, pending = 0, wants = 0, ready = 0, elements = 0, tombstones = 0;
+  size_t keys = 0;
+  Status st = store->read([&](const Txn& txn) {
+    TRELLIS_TRY(read_heads(txn, d, &heads));
+    for (const auto& h : heads) max_height = std::max(max_height, h.height);
+    blocks = txn.count(d.blocks);
+    merged = txn.count(d.merged);
+    pending = txn.count(d.pending);
+    wants = txn.count(d.wants);
+    ready = txn.count(d.ready);
+    elements = txn.count(d.elems);
+    tombstones = txn.count(d.tombs);
+    LiveKeys live(txn, d);
+    for (; live.valid(); live.next()) ++keys;
+    return live.status();
+  });
+  if (!st) return store_error(st);
+  size_t map_size = store->map_size();
+  struct stat sb{};
+  uint64_t file_size = 0;
+  if (stat((ctx.store_dir + "/data.mdb").c_str(), &sb) == 0) file_size = static_cast<uint64_t>(sb.st_size);
+
+  if (ctx.json) {
+    json j;
+    j["store"] = ctx.store_dir;
+    j["heads"] = json::array();
+    for (const auto& h : heads) j["heads"].push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
+    j["max_height"] = max_height;
+    j["blocks"] = blocks;
+    j["merged"] = merged;
+    j["pending"] = pending;
+    j["ready"] = ready;
+    j["wants"] = wants;
+    j["keys"] = keys;
+    j["elements"] = elements;
+    j["tombstones"] = tombstones;
+    j["map_size"] = map_size;
+    j["file_size"] = file_size;
+    fmt::print("{}\n", dump(j));
+    return kExitOk;
+  }
+  fmt::print("store:       {}\n", ctx.store_dir);
+  fmt::print("heads:       {} (max height {})\n", heads.size(), max_height);
+  for (size_t i = 0; i < heads.size() && i < kHeadsShown; ++i)
+    fmt::print("  {} {}\n", heads[i].cid.to_string(), heads[i].height);
+  if (heads.size() > kHeadsShown)
+    fmt::print("  … and {} more (trellis-dag {} heads lists them all)\n",
+               heads.size() - kHeadsShown, ctx.store_dir);
+  fmt::print("blocks:      {} stored: {} merged, {} pending, {} ready\n", blocks, merged, pending,
+             ready);
+  fmt::print("wants:       {}{}\n", wants, wants ? " (blocks referenced but not stored yet)" : "");
+  fmt::print("keys:        {} live\n", keys);
+  fmt::print("elements:    {} live, {} tombstones\n", elements, tombstones);
+  fmt::print("map size:    {} (data.mdb {})\n", human_size(map_size), human_size(file_size));
+  return kExitOk;
+}
+
+int cmd_heads(const Context& ctx, Args args) {
+  if (!parse_args("heads", args, {})) return kExitUsage;
+  auto store = open_read_only(ctx);
+  if (!store) return kExitStore;
+  std::vector<Head> heads;
+  Status st = store->read([&](const Txn& txn) { return read_heads(txn, store->dbs(), &heads); });
+  if (!st) return store_error(st);
+  if (ctx.json) {
+    json j = json::array();
+    for (const auto& h : heads) j.push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
+    fmt::print("{}\n", dump(j));
+    return kExitOk;
+  }
+  for (const auto& h : heads) fmt::print("{} {}\n", h.cid.to_string(), h.height);
+  return kExitOk;
+}
+
+}  // namespace trellis::dag

@@ -1,0 +1,115 @@
+// trellis-dag: help texts.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "tools/dag/cli.h"
+
+namespace trellis::dag {
+
+namespace {
+
+struct CommandHelp {
+  std::string_view name;
+  std::string_view text;
+};
+
+constexpr CommandHelp kCommands[] = {
+    {"info",
+     "info\n"
+     "    Heads, max height, block count, the walk state (merged, pending, wanted,\n"
+     "    ready blocks), distinct live keys, element and tombstone counts, map size.\n"},
+    {"heads",
+     "heads\n"
+     "    The current heads, one per line: CID HEIGHT.\n"},
+    {"show",
+     "show CID [--all]\n"
+     "    One block: its state (merged, ready, pending, wanted), priority, links\n"
+     "    and their state, elements (key = value, with whether each is live, the\n"
+     "    key's current value, or tombstoned) and tombstones. Values print as\n"
+     "    \"text\" when printable, else as 0xHEX, cut after 64 characters; at most\n"
+     "    100 elements and tombstones are listed unless --all is given (--json\n"
+     "    always gives everything). Exit 1 if the block is not stored.\n"},
+    {"walk",
+     "walk [--from CID]... [--limit N]\n"
+     "    Breadth-first from the heads (or from the given CIDs) down the links,\n"
+     "    one line per block: CID HEIGHT ELEMENTS TOMBSTONES STATE. A block that\n"
+     "    is not stored prints as CID - - - missing (or \"missing (wanted)\" when\n"
+     "    the replica is fetching it). The visited set lives in a temporary LMDB\n"
+     "    database, so memory stays small on any DAG. --json prints one object\n"
+     "    per line.\n"},
+    {"keys",
+     "keys [PREFIX]\n"
+     "    The live keys (starting with PREFIX), one per line in byte order.\n"
+     "    Backslashes, control characters and bytes that are not UTF-8 are\n"
+     "    escaped (\\\\, \\xNN); --json prints exact {\"key\", \"value\"} objects,\n"
+     "    one per line (\"key_hex\"/\"value_hex\" when not UTF-8).\n"},
+    {"get",
+     "get KEY\n"
+     "    The current value of KEY, raw bytes to stdout (--json: an object with\n"
+     "    key, value or value_hex, and priority). Exit 1 if KEY has no live value.\n"},
+    {"verify",
+     "verify\n"
+     "    Checks, on one snapshot of the store:\n"
+     "     1. every stored block hashes to its CID and decodes;\n"
+     "     2. every link is stored; links of pending blocks that are being\n"
+     "        fetched are listed as \"missing (wanted)\" and are fine, missing\n"
+     "        links of merged blocks are problems;\n"
+     "     3. links of merged blocks are merged, every merged block is stored and\n"
+     "        reachable from a head, the walk state (pending counts, ready\n"
+     "        queue) is consistent;\n"
+     "     4. the state recomputed from the merged blocks alone (in a temporary\n"
+     "        replica) has the same live keys, values and heads as the store.\n"
+     "    Warns (without failing) when a block's priority is not 1 + the\n"
+     "    highest priority of its links. Prints a summary; exit 1 on any\n"
+     "    problem.\n"},
+    {"dot",
+     "dot [--levels N]\n"
+     "    The DAG in Graphviz DOT on stdout, heads at the top: each block is\n"
+     "    labelled with its short CID, height and up to 3 keys; heads are bold,\n"
+     "    blocks not merged dashed, missing links grey. --levels N keeps only\n"
+     "    the top N heights. Render with: trellis-dag DIR dot | dot -Tsvg > dag.svg\n"},
+    {"export",
+     "export FILE\n"
+     "    Writes a CARv1 archive whose roots are the current heads and whose\n"
+     "    sections are every merged block, lowest height first. Streams from\n"
+     "    one snapshot; FILE appears only once complete.\n"},
+    {"import",
+     "import FILE\n"
+     "    Feeds the blocks of a CARv1 archive to the store (created if the\n"
+     "    directory has none). This one writes: it fails if a daemon has the\n"
+     "    store open, stop it first. Each block is hashed against its CID;\n"
+     "    progress goes to stderr on long imports. Reports blocks stored,\n"
+     "    merged, already present and rejected; exit 1 if any were rejected or\n"
+     "    a root could not be merged.\n"},
+};
+
+}  // namespace
+
+std::string_view command_help(std::string_view command) {
+  for (const auto& c : kCommands)
+    if (c.name == command) return c.text;
+  return {};
+}
+
+void print_help() {
+  fmt::print(
+      "trellis-dag: inspect a Trellis replica store (read-only; safe while a daemon runs)\n"
+      "\n"
+      "Usage: trellis-dag [--json] STORE_DIR COMMAND [ARGS]\n"
+      "       trellis-dag [--json] --store STORE_DIR COMMAND [ARGS]\n"
+      "       trellis-dag help [COMMAND]\n"
+      "\n"
+      "STORE_DIR is the directory given to trellisd or trellis-bench sim --out (it\n"
+      "holds data.mdb). --json (accepted anywhere before --) prints JSON for info,\n"
+      "heads, show, walk, keys, get, verify, export and import; walk and keys print\n"
+      "one object per line.\n"
+      "\n"
+      "Commands:\n");
+  for (const auto& c : kCommands) fmt::print("  {}\n", c.text);
+  fmt::print(
+      "Exit codes: 0 ok; 1 verify found problems, or the key/block was not found;\n"
+      "2 usage error; 3 the store or a file could not be opened, read or written.\n");
+}
+
+}  // namespace trellis::dag
