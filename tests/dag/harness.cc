@@ -17,8 +17,7 @@
 namespace trellis::dagtest {
 
 TempDir::TempDir() {
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "trellis-dag-test-XXXXXX").string();
+  std::string tmpl = (std::filesystem::temp_directory_path() / "trellis-dag-test-XXXXXX").string();
   REQUIRE(mkdtemp(tmpl.data()) != nullptr);
   path_ = tmpl;
 }
@@ -72,7 +71,9 @@ std::unique_ptr<Replica> open_replica(const std::string& dir) {
   return std::move(*r);
 }
 
-Bytes val(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes val(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 namespace {
 
@@ -112,8 +113,7 @@ std::map<std::string, std::string> contents(const Replica& r) {
   REQUIRE(r.scan("", [&](std::string_view k, ByteView v) {
              out.emplace(k, as_chars(v));
              return true;
-           })
-              .is_ok());
+           }).is_ok());
   return out;
 }
 

@@ -1,8 +1,8 @@
 // trellis-dag export / import: a CARv1 round trip between stores.
 #include <doctest/doctest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "crdt/car.h"
@@ -14,7 +14,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string describe(const Run& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
+std::string describe(const Run& r) {
+  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
 
 std::set<std::string> head_set(const std::string& heads_output) {
   std::set<std::string> out;

@@ -1,10 +1,10 @@
 // trellis-dag info, heads, keys, get, show, walk, dot and usage errors,
 // run as a separate process against a store built by real replicas.
 #include <doctest/doctest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "harness.h"
@@ -15,7 +15,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string describe(const Run& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
+std::string describe(const Run& r) {
+  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
 
 }  // namespace
 
@@ -186,8 +188,7 @@ TEST_CASE("dot output is a digraph that graphviz accepts") {
   Run r = dag({a, "dot"});
   REQUIRE_MESSAGE(r.code == 0, describe(r));
   CHECK(r.out.rfind("digraph", 0) == 0);
-  CHECK(std::count(r.out.begin(), r.out.end(), '{') ==
-        std::count(r.out.begin(), r.out.end(), '}'));
+  CHECK(std::count(r.out.begin(), r.out.end(), '{') == std::count(r.out.begin(), r.out.end(), '}'));
   size_t nodes = 0;
   for (const auto& line : lines(r.out))
     if (line.find("[label=") != std::string::npos) ++nodes;
@@ -218,8 +219,8 @@ TEST_CASE("usage and store errors have their exit codes") {
   CHECK(none.code == 2);
   Run help = dag({"--help"});
   CHECK(help.code == 0);
-  for (const char* cmd : {"info", "heads", "show", "walk", "keys", "get", "verify", "dot",
-                          "export", "import"})
+  for (const char* cmd :
+       {"info", "heads", "show", "walk", "keys", "get", "verify", "dot", "export", "import"})
     CHECK(help.out.find(std::string("\n  ") + cmd) != std::string::npos);
   Run no_dir = dag({"info"});
   CHECK(no_dir.code == 2);

@@ -1,6 +1,7 @@
 // trellis-dag verify: passes on good stores (also with a pending walk and
 // while a writer has the store open) and fails on damaged ones.
 #include <doctest/doctest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -11,7 +12,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string describe(const Run& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
+std::string describe(const Run& r) {
+  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
 
 std::unique_ptr<Store> open_store(const std::string& dir) {
   StoreOptions opts;
@@ -24,10 +27,11 @@ std::unique_ptr<Store> open_store(const std::string& dir) {
 // Applies fn to the store's tables in one write transaction.
 void tamper(const std::string& dir, const std::function<void(Txn&, const Dbs&)>& fn) {
   auto store = open_store(dir);
-  REQUIRE(store->write([&](Txn& txn) {
-                 fn(txn, store->dbs());
-                 return Status::ok();
-               })
+  REQUIRE(store
+              ->write([&](Txn& txn) {
+                fn(txn, store->dbs());
+                return Status::ok();
+              })
               .is_ok());
 }
 
@@ -137,9 +141,8 @@ TEST_CASE("verify fails on a store that lost a merged block") {
   TempDir tmp;
   build_store(tmp.sub("a"), tmp.sub("b"));
   Cid victim = interior(tmp.sub("a"));
-  tamper(tmp.sub("a"), [&](Txn& txn, const Dbs& d) {
-    REQUIRE(txn.del(d.blocks, victim.view()).is_ok());
-  });
+  tamper(tmp.sub("a"),
+         [&](Txn& txn, const Dbs& d) { REQUIRE(txn.del(d.blocks, victim.view()).is_ok()); });
   Run r = dag({tmp.sub("a"), "verify"});
   CHECK_MESSAGE(r.code == 1, describe(r));
   CHECK(r.out.find("links to " + victim.to_string() + ", which is not stored") !=
@@ -157,9 +160,8 @@ TEST_CASE("verify fails when a merged block is unreachable from the heads") {
   TempDir tmp;
   Built built = build_store(tmp.sub("a"), tmp.sub("b"));
   // Drop a head from `heads`: its block (and what only it reaches) is orphaned.
-  tamper(tmp.sub("a"), [&](Txn& txn, const Dbs& d) {
-    REQUIRE(txn.del(d.heads, built.heads[0].view()).is_ok());
-  });
+  tamper(tmp.sub("a"),
+         [&](Txn& txn, const Dbs& d) { REQUIRE(txn.del(d.heads, built.heads[0].view()).is_ok()); });
   Run r = dag({tmp.sub("a"), "verify"});
   CHECK_MESSAGE(r.code == 1, describe(r));
   CHECK(r.out.find("PROBLEM [reachability] " + built.heads[0].to_string()) != std::string::npos);

@@ -17,7 +17,9 @@ namespace trellis::sim::test {
 // argv[0] of the test binary, for printing re-run commands.
 extern std::string g_argv0;
 
-inline Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes bytes_of(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 inline std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);

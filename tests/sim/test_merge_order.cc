@@ -27,8 +27,8 @@ std::vector<StoredBlock> all_blocks(Replica& r) {
       if (!cid) return cid.status();
       auto block = decode_block(c.value());
       if (!block) return block.status();
-      out.push_back({{std::move(*cid), Bytes(c.value().begin(), c.value().end())},
-                     block->delta.priority});
+      out.push_back(
+          {{std::move(*cid), Bytes(c.value().begin(), c.value().end())}, block->delta.priority});
     }
     return Status::ok();
   });
@@ -64,8 +64,7 @@ State state_of(Replica& r, const std::set<std::string>& keys) {
 
 // Merges `order` into a fresh replica in calls of random sizes.
 State merge_in_order(const std::string& dir, const std::vector<const StoredBlock*>& order,
-                     const std::set<std::string>& keys, std::mt19937_64& rng,
-                     size_t merge_budget) {
+                     const std::set<std::string>& keys, std::mt19937_64& rng, size_t merge_budget) {
   ReplicaOptions o;
   o.initial_map_size = size_t{1} << 20;
   o.sync = false;
@@ -146,9 +145,8 @@ TEST_CASE("property: merge order does not matter") {
     std::vector<std::pair<std::string, std::vector<const StoredBlock*>>> orders;
     {
       auto newest = base;
-      std::stable_sort(newest.begin(), newest.end(), [](auto* a, auto* b) {
-        return a->priority > b->priority;
-      });
+      std::stable_sort(newest.begin(), newest.end(),
+                       [](auto* a, auto* b) { return a->priority > b->priority; });
       orders.emplace_back("newest first", newest);
       std::reverse(newest.begin(), newest.end());
       orders.emplace_back("oldest first", newest);
@@ -171,8 +169,8 @@ TEST_CASE("property: merge order does not matter") {
     for (const auto& [label, order] : orders) {
       for (size_t budget : {size_t{4096}, size_t{1}}) {
         INFO(label << ", merge budget " << budget);
-        State got = merge_in_order(fmt::format("{}/fresh-{}", tmp.path(), run++), order,
-                                   c->keys(), rng, budget);
+        State got = merge_in_order(fmt::format("{}/fresh-{}", tmp.path(), run++), order, c->keys(),
+                                   rng, budget);
         CHECK(got.map == want.map);
         CHECK(got.scan == want.scan);
         CHECK(got.heads == want.heads);

@@ -51,8 +51,9 @@ TEST_CASE("scenario: 50 random keys overwritten from random replicas converge") 
   for (const auto& [k, v] : *m) CHECK(written[k].count(v) == 1);
 }
 
-TEST_CASE("scenario: 15 replicas x 50 concurrent writes to one key converge, then a later "
-          "write wins everywhere") {
+TEST_CASE(
+    "scenario: 15 replicas x 50 concurrent writes to one key converge, then a later "
+    "write wins everywhere") {
   auto c = make_cluster(15, 15);
   std::mt19937_64 rng(15);
   std::vector<Bytes> last(c->size());
@@ -79,11 +80,12 @@ TEST_CASE("scenario: 15 replicas x 50 concurrent writes to one key converge, the
   CHECK(heads->size() == 1);
 }
 
-TEST_CASE("scenario: a replica whose broadcasts are all dropped writes 50 keys and everyone "
-          "recovers them from its next visible head") {
+TEST_CASE(
+    "scenario: a replica whose broadcasts are all dropped writes 50 keys and everyone "
+    "recovers them from its next visible head") {
   auto c = make_cluster(4, 3);
-  size_t rule = c->add_drop_rule(
-      [](const Message& m) { return m.from == 0 && m.kind == MsgKind::heads; });
+  size_t rule =
+      c->add_drop_rule([](const Message& m) { return m.from == 0 && m.kind == MsgKind::heads; });
   for (int k = 0; k < 50; ++k) {
     REQUIRE(c->put(0, fmt::format("silent-{:02}", k), bytes_of(fmt::format("v{}", k))));
     c->run_for(20);
@@ -283,8 +285,7 @@ TEST_CASE("scenario: identical concurrent writes make one block and leave no wan
   auto c = make_cluster(2, 21);
   REQUIRE(c->put(0, "k", bytes_of("x")));
   settle(*c);
-  size_t rule =
-      c->add_drop_rule([](const Message& m) { return m.kind == MsgKind::blocks; });
+  size_t rule = c->add_drop_rule([](const Message& m) { return m.kind == MsgKind::blocks; });
   auto theirs = c->remove(1, "k");
   REQUIRE(theirs);
   c->run_for(100);
@@ -319,7 +320,8 @@ TEST_CASE("scenario: hooks report the merges a reopen finishes") {
   REQUIRE((*a)->store().read([&](const Txn& txn) {
     Cursor c(txn, (*a)->store().dbs().blocks);
     for (bool ok = c.first(); ok; ok = c.next())
-      chain.push_back({Cid::from_bytes(c.key()).value(), Bytes(c.value().begin(), c.value().end())});
+      chain.push_back(
+          {Cid::from_bytes(c.key()).value(), Bytes(c.value().begin(), c.value().end())});
     return Status::ok();
   }));
   REQUIRE(chain.size() == 5);
@@ -356,8 +358,8 @@ TEST_CASE("scenario: hooks report the merges a reopen finishes") {
     return true;
   }));
   CHECK(state.size() == 5);
-  CHECK_MESSAGE(hooked == state, "hook events name " << hooked.size() << " keys, the state holds "
-                                                     << state.size());
+  CHECK_MESSAGE(hooked == state,
+                "hook events name " << hooked.size() << " keys, the state holds " << state.size());
 }
 
 }  // namespace trellis::sim::test

@@ -60,14 +60,15 @@ TEST_CASE("simulation sweep") {
 
   SimReport total;
   std::vector<uint64_t> failed;
+  size_t ran = 0;
   for (uint64_t seed : seeds) {
+    ++ran;
     SimConfig cfg = config_for(seed);
     auto rep = run_simulation(cfg);
-    REQUIRE_MESSAGE(rep.is_ok(), "seed " << seed << ": "
-                                        << (rep ? "" : rep.status().to_string()));
+    REQUIRE_MESSAGE(rep.is_ok(), "seed " << seed << ": " << (rep ? "" : rep.status().to_string()));
     if (seeds.size() == 1 || cfg.keep)
-      std::cout << fmt::format("simulation seed {} ({} replicas, {} ops): {}\n", seed,
-                               cfg.replicas, cfg.ops, summary(*rep));
+      std::cout << fmt::format("simulation seed {} ({} replicas, {} ops): {}\n", seed, cfg.replicas,
+                               cfg.ops, summary(*rep));
     if (!rep->converged) {
       failed.push_back(seed);
       std::cout << "simulation: FAILED " << rep->detail << "\n"
@@ -86,21 +87,22 @@ TEST_CASE("simulation sweep") {
     total.writes += rep->writes;
     if (rep->max_map_size > cfg.initial_map_size) ++total.blocks;  // seeds that grew the map
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (failed.empty()) {
     std::cout << fmt::format(
         "simulation: {} seeds passed ({} writes, {} messages, {} dropped, {} duplicated, {} "
         "crashes, {} failed writes, {} partitions, {} seeds grew the map; {:.1f} s)\n",
-        seeds.size(), total.writes, total.messages, total.dropped, total.duplicated,
-        total.crashes, total.failed_writes, total.partitions, total.blocks, secs);
+        seeds.size(), total.writes, total.messages, total.dropped, total.duplicated, total.crashes,
+        total.failed_writes, total.partitions, total.blocks, secs);
   } else {
     std::string list;
     for (uint64_t s : failed) list += " " + std::to_string(s);
-    std::cout << fmt::format("simulation: {} of {} seeds run failed:{}\n", failed.size(),
-                             seeds.size(), list);
+    std::cout << fmt::format(
+        "simulation: {} of {} seeds failed:{}{}\n", failed.size(), ran, list,
+        ran < seeds.size() ? fmt::format(" (stopped; {} seeds not run)", seeds.size() - ran) : "");
   }
-  CHECK_MESSAGE(failed.empty(), "failing seeds; re-run one with " << rerun_command(failed.empty() ? 0 : failed.front()));
+  CHECK_MESSAGE(failed.empty(),
+                "failing seeds; re-run one with " << rerun_command(failed.empty() ? 0 : failed[0]));
 }
 
 }  // namespace trellis::sim::test

@@ -4,6 +4,8 @@
 
 #include <msgpack.hpp>
 
+#include <algorithm>
+
 #include "crdt/block.h"
 
 using namespace trellis;

@@ -6,7 +6,7 @@
 
 namespace trellis::bench {
 
-inline constexpr size_t kDefaultIngestKeys = 500'000;
+inline constexpr size_t kDefaultIngestKeys = 200'000;
 inline constexpr size_t kDefaultScanKeys = 1'000'000;
 
 // Durable Replica::commit of batches of 100-byte puts (keys/s).

@@ -18,13 +18,14 @@ namespace trellis::bench {
 // Command-line options shared by the benchmarks. Zero means "the benchmark's
 // default" where a default depends on the benchmark.
 struct Options {
-  size_t keys = 0;           // crdt-ingest / crdt-scan: keys written
-  size_t batch = 10'000;     // puts per commit / per baseline transaction
-  size_t runs = 3;           // median of this many runs
-  size_t blocks = 100'000;   // crdt-merge: blocks in the source DAG
-  size_t feed = 1'000;       // crdt-merge: blocks per on_blocks call
-  bool oldest_first = true;  // crdt-merge: also time a topological replay
-  bool sync = true;          // fsync timed commits (both sides); false: MDB_NOSYNC
+  size_t keys = 0;            // crdt-ingest / crdt-scan: keys written
+  size_t batch = 10'000;      // puts per commit / per baseline transaction
+  size_t runs = 3;            // median of this many runs
+  size_t blocks = 100'000;    // crdt-merge: blocks in the source DAG
+  size_t feed = 1'000;        // crdt-merge: blocks per on_blocks call
+  size_t merge_budget = 0;    // crdt-merge: ReplicaOptions::merge_budget; 0: its default
+  bool oldest_first = false;  // crdt-merge: also time a topological replay
+  bool sync = true;           // fsync timed commits (both sides); false: MDB_NOSYNC
   uint64_t seed = 1;
   std::string dir;    // work directory; empty: a fresh temp dir
   bool keep = false;  // leave the stores behind

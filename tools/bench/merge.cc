@@ -235,6 +235,7 @@ Result<Replay> replay(const Options& o, const SourceDag& dag, const WorkDir& wor
   {
     ReplicaOptions ro;
     ro.sync = o.sync;
+    if (o.merge_budget) ro.merge_budget = o.merge_budget;
     auto rep = Replica::open(dir, ro);
     if (!rep) return rep.status();
     Stopwatch sw;
@@ -378,7 +379,7 @@ Result<BenchResult> run_merge(const Options& o, const WorkDir& work) {
   d["order"] = "newest-first (on_heads, then breadth-first from the heads)";
   d["feed"] = o.feed;
   d["on_blocks_calls"] = calls;
-  d["merge_budget"] = ReplicaOptions{}.merge_budget;
+  d["merge_budget"] = o.merge_budget ? o.merge_budget : ReplicaOptions{}.merge_budget;
   d["cascade_share"] = cascade;  // of the newest-first time: the call that merged
   d["written_mb"] = written;
   d["baseline_written_mb"] = baseline_written;

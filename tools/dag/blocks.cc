@@ -4,17 +4,25 @@ namespace trellis::dag {
 
 const char* state_name(BlockState s) {
   switch (s) {
-    case BlockState::merged: return "merged";
-    case BlockState::ready: return "ready";
-    case BlockState::pending: return "pending";
-    case BlockState::stuck: return "stuck";
-    case BlockState::wanted: return "wanted";
-    case BlockState::absent: return "absent";
+    case BlockState::merged:
+      return "merged";
+    case BlockState::ready:
+      return "ready";
+    case BlockState::pending:
+      return "pending";
+    case BlockState::stuck:
+      return "stuck";
+    case BlockState::wanted:
+      return "wanted";
+    case BlockState::absent:
+      return "absent";
   }
   return "?";
 }
 
-bool is_stored(BlockState s) { return s != BlockState::wanted && s != BlockState::absent; }
+bool is_stored(BlockState s) {
+  return s != BlockState::wanted && s != BlockState::absent;
+}
 
 BlockState block_state(const Txn& txn, const Dbs& dbs, const Cid& cid) {
   if (!txn.has(dbs.blocks, cid.view()))

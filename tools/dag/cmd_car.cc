@@ -42,17 +42,18 @@ int cmd_export(const Context& ctx, Args args) {
     auto w = CarWriter::create(path, roots);
     if (!w) return Status(w.status().code(), "cannot write " + path + ": " + w.status().message());
     writer.emplace(std::move(*w));
-    TRELLIS_TRY(for_each_merged_by_height(txn, d, [&](const Cid& cid, std::optional<ByteView> bytes) {
-      if (!bytes) {
-        if (lost++ == 0)
-          error_line("merged block " + cid.to_string() +
-                     " is not stored; the archive will lack it (run verify)");
-        return Status::ok();
-      }
-      Status added = writer->add(cid, *bytes);
-      if (!added) return Status(added.code(), "writing " + path + ": " + added.message());
-      return Status::ok();
-    }));
+    TRELLIS_TRY(
+        for_each_merged_by_height(txn, d, [&](const Cid& cid, std::optional<ByteView> bytes) {
+          if (!bytes) {
+            if (lost++ == 0)
+              error_line("merged block " + cid.to_string() +
+                         " is not stored; the archive will lack it (run verify)");
+            return Status::ok();
+          }
+          Status added = writer->add(cid, *bytes);
+          if (!added) return Status(added.code(), "writing " + path + ": " + added.message());
+          return Status::ok();
+        }));
     Status done = writer->finish();
     if (!done) return Status(done.code(), "finishing " + path + ": " + done.message());
     return Status::ok();
@@ -125,11 +126,11 @@ int cmd_import(const Context& ctx, Args args) {
     if (now - last_progress >= kProgressEvery) {
       last_progress = now;
       progress_shown = true;
-      fmt::print(stderr, "import: {} blocks read ({:.0f}%), {} stored, {} merged\n", read,
-                 file_size ? 100.0 * static_cast<double>(reader->offset()) /
-                                 static_cast<double>(file_size)
-                           : 0.0,
-                 stored, merged);
+      fmt::print(
+          stderr, "import: {} blocks read ({:.0f}%), {} stored, {} merged\n", read,
+          file_size ? 100.0 * static_cast<double>(reader->offset()) / static_cast<double>(file_size)
+                    : 0.0,
+          stored, merged);
     }
     return Status::ok();
   };
@@ -140,8 +141,8 @@ int cmd_import(const Context& ctx, Args args) {
     Bytes bytes;
     auto more = reader->next(&cid, &bytes);
     if (!more) {
-      st = Status(more.status().code(),
-                  fmt::format("{} at byte {}: {}", path, reader->offset(), more.status().message()));
+      st = Status(more.status().code(), fmt::format("{} at byte {}: {}", path, reader->offset(),
+                                                    more.status().message()));
       break;
     }
     if (!*more) break;
@@ -173,17 +174,23 @@ int cmd_import(const Context& ctx, Args args) {
     error_line("root " + r + " is not merged: the archive lacks part of its history");
 
   if (ctx.json) {
-    json j{{"file", path},          {"store", ctx.store_dir}, {"read", read},
-           {"stored", stored},      {"merged", merged},       {"duplicates", duplicates},
-           {"rejected", rejected},  {"roots", reader->roots().size()},
+    json j{{"file", path},
+           {"store", ctx.store_dir},
+           {"read", read},
+           {"stored", stored},
+           {"merged", merged},
+           {"duplicates", duplicates},
+           {"rejected", rejected},
+           {"roots", reader->roots().size()},
            {"unmerged_roots", unmerged_roots}};
     if (!st) j["error"] = st.to_string();
     fmt::print("{}\n", dump(j));
   } else {
-    fmt::print("imported {}: {} blocks read, {} stored, {} merged, {} already present, {} "
-               "rejected; {} of {} roots merged\n",
-               path, read, stored, merged, duplicates, rejected,
-               reader->roots().size() - unmerged_roots.size(), reader->roots().size());
+    fmt::print(
+        "imported {}: {} blocks read, {} stored, {} merged, {} already present, {} "
+        "rejected; {} of {} roots merged\n",
+        path, read, stored, merged, duplicates, rejected,
+        reader->roots().size() - unmerged_roots.size(), reader->roots().size());
   }
   if (!st) return store_error(st);
   return rejected || !unmerged_roots.empty() ? kExitProblems : kExitOk;

@@ -98,8 +98,7 @@ int cmd_dot(const Context& ctx, Args args) {
       std::string style;
       if (txn.has(d.heads, cid->view())) style = ", style=bold, penwidth=2";
       if (s != BlockState::merged) style = ", style=dashed";
-      fmt::print("  \"{}\" [label=\"{}\"{}];\n", cid->to_string(), node_label(*cid, *block),
-                 style);
+      fmt::print("  \"{}\" [label=\"{}\"{}];\n", cid->to_string(), node_label(*cid, *block), style);
       for (const auto& l : block->links) {
         BlockState ls = block_state(txn, d, l);
         if (!is_stored(ls)) {

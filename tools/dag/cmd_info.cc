@@ -68,15 +68,17 @@ int cmd_info(const Context& ctx, Args args) {
   });
   if (!st) return store_error(st);
   size_t map_size = store->map_size();
-  struct stat sb{};
+  struct stat sb {};
   uint64_t file_size = 0;
-  if (stat((ctx.store_dir + "/data.mdb").c_str(), &sb) == 0) file_size = static_cast<uint64_t>(sb.st_size);
+  if (stat((ctx.store_dir + "/data.mdb").c_str(), &sb) == 0)
+    file_size = static_cast<uint64_t>(sb.st_size);
 
   if (ctx.json) {
     json j;
     j["store"] = ctx.store_dir;
     j["heads"] = json::array();
-    for (const auto& h : heads) j["heads"].push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
+    for (const auto& h : heads)
+      j["heads"].push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
     j["max_height"] = max_height;
     j["blocks"] = blocks;
     j["merged"] = merged;

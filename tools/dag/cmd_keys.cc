@@ -48,8 +48,7 @@ int cmd_get(const Context& ctx, Args args) {
   Status st = store->read([&](const Txn& txn) {
     auto w = find_winner(txn, store->dbs(), key);
     if (!w) {
-      error_line(fmt::format("key '{}' has no live value in {}", escape_text(key),
-                             ctx.store_dir));
+      error_line(fmt::format("key '{}' has no live value in {}", escape_text(key), ctx.store_dir));
       rc = kExitProblems;
       return Status::ok();
     }
@@ -61,7 +60,8 @@ int cmd_get(const Context& ctx, Args args) {
       fmt::print("{}\n", dump(j));
       return Status::ok();
     }
-    if (!w->value.empty() && std::fwrite(w->value.data(), 1, w->value.size(), stdout) != w->value.size())
+    if (!w->value.empty() &&
+        std::fwrite(w->value.data(), 1, w->value.size(), stdout) != w->value.size())
       return Status(Code::io_error, "cannot write the value to stdout");
     return Status::ok();
   });

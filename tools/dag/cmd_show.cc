@@ -24,8 +24,8 @@ std::string element_fate(const Txn& txn, const Dbs& d, const Cid& cid, bool merg
   if (!v) return "missing from the state";
   auto w = find_winner(txn, d, e.key);
   ByteView mine = v->subspan(8);
-  if (w && w->priority == get_u64be(*v) && std::equal(w->value.begin(), w->value.end(),
-                                                      mine.begin(), mine.end()))
+  if (w && w->priority == get_u64be(*v) &&
+      std::equal(w->value.begin(), w->value.end(), mine.begin(), mine.end()))
     return "live, current value";
   return "live, overridden";
 }
@@ -40,13 +40,16 @@ std::string state_text(const Txn& txn, const Dbs& d, const Cid& cid, BlockState 
     case BlockState::pending:
       return fmt::format("pending ({} links not merged yet)",
                          pending_count(txn, d, cid).value_or(0));
-    case BlockState::ready: return "ready (links all merged, merge queued)";
-    case BlockState::stuck: return "stored but neither merged, ready nor pending (run verify)";
+    case BlockState::ready:
+      return "ready (links all merged, merge queued)";
+    case BlockState::stuck:
+      return "stored but neither merged, ready nor pending (run verify)";
     case BlockState::wanted: {
       std::string peer = want_peer(txn, d, cid).value_or("");
       return peer.empty() ? "not stored (wanted)" : "not stored (wanted from " + peer + ")";
     }
-    case BlockState::absent: return "not stored";
+    case BlockState::absent:
+      return "not stored";
   }
   return "?";
 }
@@ -54,9 +57,9 @@ std::string state_text(const Txn& txn, const Dbs& d, const Cid& cid, BlockState 
 }  // namespace
 
 int cmd_show(const Context& ctx, Args args) {
-  auto parsed =
-      parse_args("show", args, {.flags = {"--all"}, .min_positional = 1, .max_positional = 1,
-                                .positional_names = "CID"});
+  auto parsed = parse_args(
+      "show", args,
+      {.flags = {"--all"}, .min_positional = 1, .max_positional = 1, .positional_names = "CID"});
   if (!parsed) return kExitUsage;
   auto cid = parse_cid_arg(parsed->positional[0]);
   if (!cid) return usage_error("show", cid.status().message());
@@ -79,8 +82,9 @@ int cmd_show(const Context& ctx, Args args) {
     }
     auto bytes = txn.get(d.blocks, cid->view());
     auto block = decode_block(*bytes);
-    if (!block) return corrupt("stored block " + cid->to_string() + " does not decode: " +
-                               block.status().message() + " (run verify)");
+    if (!block)
+      return corrupt("stored block " + cid->to_string() +
+                     " does not decode: " + block.status().message() + " (run verify)");
     bool merged = state == BlockState::merged;
     const Delta& delta = block->delta;
 
@@ -93,7 +97,8 @@ int cmd_show(const Context& ctx, Args args) {
       if (auto p = pending_count(txn, d, *cid)) j["links_not_merged"] = *p;
       j["links"] = json::array();
       for (const auto& l : block->links)
-        j["links"].push_back({{"cid", l.to_string()}, {"state", state_name(block_state(txn, d, l))}});
+        j["links"].push_back(
+            {{"cid", l.to_string()}, {"state", state_name(block_state(txn, d, l))}});
       j["elements"] = json::array();
       for (const auto& e : delta.elements) {
         json o;

@@ -32,8 +32,10 @@ void print_missing(const Context& ctx, const Cid& cid, BlockState s, std::string
   const bool wanted = s == BlockState::wanted;
   if (ctx.json) {
     json j{{"cid", cid.to_string()}, {"state", why.empty() ? "missing" : "corrupt"}};
-    if (why.empty()) j["wanted"] = wanted;
-    else j["error"] = std::string(why);
+    if (why.empty())
+      j["wanted"] = wanted;
+    else
+      j["error"] = std::string(why);
     fmt::print("{}\n", dump(j));
   } else if (why.empty()) {
     fmt::print("{} - - - {}\n", cid.to_string(), wanted ? "missing (wanted)" : "missing");

@@ -36,8 +36,9 @@ constexpr CommandHelp kCommands[] = {
      "    one line per block: CID HEIGHT ELEMENTS TOMBSTONES STATE. A block that\n"
      "    is not stored prints as CID - - - missing (or \"missing (wanted)\" when\n"
      "    the replica is fetching it). The visited set lives in a temporary LMDB\n"
-     "    database, so memory stays small on any DAG. --json prints one object\n"
-     "    per line.\n"},
+     "    database under $TMPDIR (default /tmp; point it at a disk, not tmpfs,\n"
+     "    for huge DAGs), so memory stays small. --json prints one object per\n"
+     "    line.\n"},
     {"keys",
      "keys [PREFIX]\n"
      "    The live keys (starting with PREFIX), one per line in byte order.\n"
@@ -59,10 +60,13 @@ constexpr CommandHelp kCommands[] = {
      "        reachable from a head, the walk state (pending counts, ready\n"
      "        queue) is consistent;\n"
      "     4. the state recomputed from the merged blocks alone (in a temporary\n"
-     "        replica) has the same live keys, values and heads as the store.\n"
+     "        replica) has the same live keys, values and heads as the store,\n"
+     "        and the same elements and tombstones underneath.\n"
      "    Warns (without failing) when a block's priority is not 1 + the\n"
      "    highest priority of its links. Prints a summary; exit 1 on any\n"
-     "    problem.\n"},
+     "    problem. Needs temporary space under $TMPDIR about the size of the\n"
+     "    store; a daemon writing meanwhile keeps working (the store file may\n"
+     "    grow while the snapshot is held).\n"},
     {"dot",
      "dot [--levels N]\n"
      "    The DAG in Graphviz DOT on stdout, heads at the top: each block is\n"

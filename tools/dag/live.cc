@@ -12,7 +12,9 @@ LiveKeys::LiveKeys(const Txn& txn, const Dbs& dbs, std::string_view prefix)
   load();
 }
 
-void LiveKeys::next() { load(); }
+void LiveKeys::next() {
+  load();
+}
 
 void LiveKeys::load() {
   valid_ = false;
@@ -39,8 +41,9 @@ void LiveKeys::load() {
     ++candidates_;
     uint64_t p = get_u64be(cursor_.value());
     ByteView v = cursor_.value().subspan(8);
-    if (p > priority_ || (p == priority_ && std::lexicographical_compare(
-                                                value_.begin(), value_.end(), v.begin(), v.end()))) {
+    if (p > priority_ ||
+        (p == priority_ &&
+         std::lexicographical_compare(value_.begin(), value_.end(), v.begin(), v.end()))) {
       priority_ = p;
       value_ = v;
     }

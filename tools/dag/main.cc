@@ -19,10 +19,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"info", cmd_info},     {"heads", cmd_heads},   {"show", cmd_show},
-    {"walk", cmd_walk},     {"keys", cmd_keys},     {"get", cmd_get},
-    {"verify", cmd_verify}, {"dot", cmd_dot},       {"export", cmd_export},
-    {"import", cmd_import},
+    {"info", cmd_info},     {"heads", cmd_heads},   {"show", cmd_show},     {"walk", cmd_walk},
+    {"keys", cmd_keys},     {"get", cmd_get},       {"verify", cmd_verify}, {"dot", cmd_dot},
+    {"export", cmd_export}, {"import", cmd_import},
 };
 
 const Command* find_command(std::string_view name) {
@@ -47,8 +46,8 @@ int help_command(std::string_view command) {
   }
   std::string_view text = command_help(command);
   if (text.empty())
-    return usage_error("", fmt::format("unknown command '{}' (commands: {})", command,
-                                       command_list()));
+    return usage_error("",
+                       fmt::format("unknown command '{}' (commands: {})", command, command_list()));
   fmt::print("Usage: trellis-dag [--json] STORE_DIR {}", text);
   return kExitOk;
 }
@@ -105,14 +104,14 @@ int run(int argc, char** argv) {
   if (ctx.store_dir.empty()) return usage_error("", "STORE_DIR is empty");
   if (next >= positional.size()) {
     if (help) return help_command("");
-    return usage_error("", fmt::format("missing COMMAND after {} (commands: {})", ctx.store_dir,
-                                       command_list()));
+    return usage_error(
+        "", fmt::format("missing COMMAND after {} (commands: {})", ctx.store_dir, command_list()));
   }
   const std::string& name = positional[next++];
   const Command* cmd = find_command(name);
   if (!cmd)
-    return usage_error("", fmt::format("unknown command '{}' (commands: {})", name,
-                                       command_list()));
+    return usage_error("",
+                       fmt::format("unknown command '{}' (commands: {})", name, command_list()));
   if (help) return help_command(name);
   std::vector<std::string> rest(positional.begin() + static_cast<std::ptrdiff_t>(next),
                                 positional.end());
@@ -129,7 +128,8 @@ void error_line(std::string_view message) {
 int usage_error(std::string_view command, std::string_view message) {
   error_line(message);
   if (command.empty())
-    fmt::print(stderr, "Usage: trellis-dag [--json] STORE_DIR COMMAND [ARGS]; see trellis-dag --help\n");
+    fmt::print(stderr,
+               "Usage: trellis-dag [--json] STORE_DIR COMMAND [ARGS]; see trellis-dag --help\n");
   else
     fmt::print(stderr, "Usage: trellis-dag [--json] STORE_DIR {}", command_help(command));
   return kExitUsage;
@@ -147,8 +147,7 @@ std::unique_ptr<Store> open_read_only(const Context& ctx) {
   if (store) return std::move(*store);
   const Status& st = store.status();
   if (st.code() == Code::not_found)
-    error_line(st.message() +
-               " — pass the directory given to trellisd/trellis-bench sim --out");
+    error_line(st.message() + " — pass the directory given to trellisd/trellis-bench sim --out");
   else
     error_line("cannot open store " + ctx.store_dir + ": " + st.to_string());
   return nullptr;

@@ -17,8 +17,12 @@ constexpr uint64_t kWritesPerCommit = 8192;
 constexpr size_t kScratchMapSize = size_t{1} << 38;
 constexpr size_t kMinScratchMapSize = size_t{1} << 30;
 
-MDB_val val(ByteView b) { return {b.size(), const_cast<uint8_t*>(b.data())}; }
-ByteView view(const MDB_val& v) { return {static_cast<const uint8_t*>(v.mv_data), v.mv_size}; }
+MDB_val val(ByteView b) {
+  return {b.size(), const_cast<uint8_t*>(b.data())};
+}
+ByteView view(const MDB_val& v) {
+  return {static_cast<const uint8_t*>(v.mv_data), v.mv_size};
+}
 
 Bytes seq_key(uint64_t n) {
   Bytes k;
@@ -34,8 +38,8 @@ Result<std::string> make_temp_dir(const std::string& prefix) {
   if (ec) base = "/tmp";
   std::string tmpl = (base / (prefix + "-XXXXXX")).string();
   if (!mkdtemp(tmpl.data()))
-    return Status(Code::io_error, "cannot create a temporary directory in " + base.string() +
-                                      ": " + std::strerror(errno) +
+    return Status(Code::io_error, "cannot create a temporary directory in " + base.string() + ": " +
+                                      std::strerror(errno) +
                                       " (set TMPDIR to a writable directory)");
   return tmpl;
 }

@@ -35,7 +35,9 @@ size_t utf8_sequence(std::string_view s, size_t i) {
   return n;
 }
 
-bool is_control(uint8_t b) { return b < 0x20 || b == 0x7f; }
+bool is_control(uint8_t b) {
+  return b < 0x20 || b == 0x7f;
+}
 
 }  // namespace
 
@@ -88,6 +90,10 @@ std::string value_preview(ByteView v, size_t max_chars) {
   return hex;
 }
 
+std::string count_of(uint64_t n, std::string_view singular, std::string_view plural) {
+  return fmt::format("{} {}", n, n == 1 ? singular : plural);
+}
+
 std::string short_cid(const Cid& cid) {
   std::string s = cid.to_string();
   constexpr size_t kTail = 10;
@@ -103,6 +109,8 @@ void put_bytes(json& obj, const std::string& name, ByteView bytes) {
     obj[name + "_hex"] = to_hex(bytes);
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 }  // namespace trellis::dag

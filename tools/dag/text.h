@@ -2,7 +2,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -26,6 +25,9 @@ std::string escape_text(std::string_view s);
 // A value for people: "text" (escaped, quoted) when printable, else
 // 0xHEX; longer ones are cut and followed by "… (N bytes)".
 std::string value_preview(ByteView v, size_t max_chars = 64);
+
+// "1 head", "2 heads".
+std::string count_of(uint64_t n, std::string_view singular, std::string_view plural);
 
 // The tail of a CID's text form, enough to tell blocks apart in a drawing.
 std::string short_cid(const Cid& cid);

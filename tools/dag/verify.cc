@@ -10,14 +10,14 @@
 #include "tools/dag/args.h"
 #include "tools/dag/blocks.h"
 #include "tools/dag/cli.h"
+#include "tools/dag/text.h"
 
 namespace trellis::dag {
 
 namespace {
 
 bool is_block_cid(const Cid& cid) {
-  return cid.version() == 1 && cid.codec() == kCodecMessagePack &&
-         cid.hash().code == kHashSha256;
+  return cid.version() == 1 && cid.codec() == kCodecMessagePack && cid.hash().code == kHashSha256;
 }
 
 // waiters holds link → waiting block (dupsort).
@@ -32,8 +32,7 @@ bool has_waiter(const Txn& txn, MDB_dbi waiters, const Cid& link, const Cid& blo
 }
 
 // The priority of a stored link: from `merged`, else by decoding it.
-std::optional<uint64_t> link_priority(const Txn& txn, const Dbs& d, const Cid& link,
-                                      bool merged) {
+std::optional<uint64_t> link_priority(const Txn& txn, const Dbs& d, const Cid& link, bool merged) {
   if (merged) return merged_height(txn, d, link);
   auto b = load_block(txn, d, link);
   if (!b) return std::nullopt;
@@ -76,8 +75,9 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
       }
       if (!l_merged && !has_waiter(txn, d.waiters, l, cid))
         report.problem(checks::kWalkState, name,
-                       "waits on " + l.to_string() + " but waiters has no such entry, so "
-                       "merging it would not release this block");
+                       "waits on " + l.to_string() +
+                           " but waiters has no such entry, so "
+                           "merging it would not release this block");
     }
     std::optional<uint64_t> p;
     if (l_stored) p = link_priority(txn, d, l, l_merged);
@@ -99,16 +99,16 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
   } else if (pend) {
     ++stats.pending;
     if (*pend != unmerged_links)
-      report.problem(checks::kWalkState, name,
-                     fmt::format("pending count is {} but {} of its links are not merged{}",
-                                 *pend, unmerged_links,
-                                 unmerged_links == 0 ? " (it should be ready)" : ""));
+      report.problem(
+          checks::kWalkState, name,
+          fmt::format("pending count is {} but {} of its links are not merged{}", *pend,
+                      unmerged_links, unmerged_links == 0 ? " (it should be ready)" : ""));
   } else if (ready) {
     ++stats.ready;
     if (unmerged_links != 0)
-      report.problem(checks::kWalkState, name,
-                     fmt::format("block is ready but {} of its links are not merged",
-                                 unmerged_links));
+      report.problem(
+          checks::kWalkState, name,
+          fmt::format("block is ready but {} of its links are not merged", unmerged_links));
   } else {
     report.problem(checks::kWalkState, name,
                    "stored but neither merged, pending nor ready: it will never be merged");
@@ -117,8 +117,8 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
 
 std::string check_line(const VerifyReport& r, const char* check, const std::string& ok_detail) {
   uint64_t p = r.problems_in(check), w = r.warnings_in(check);
-  std::string out = p ? fmt::format("{} problem{}", p, p == 1 ? "" : "s") : "ok";
-  if (w) out += fmt::format(", {} warning{}", w, w == 1 ? "" : "s");
+  std::string out = p ? count_of(p, "problem", "problems") : "ok";
+  if (w) out += ", " + count_of(w, "warning", "warnings");
   if (!p && !ok_detail.empty()) out += " (" + ok_detail + ")";
   return out;
 }
@@ -211,47 +211,43 @@ int cmd_verify(const Context& ctx, Args args) {
   if (!st) return store_error(st);
 
   if (ctx.json) {
-    json extra{{"store", ctx.store_dir},
-               {"blocks", stats.blocks},
-               {"merged", stats.merged},
-               {"pending", stats.pending},
-               {"ready", stats.ready},
-               {"heads", stats.heads},
-               {"wants", stats.wants},
-               {"reachable", stats.reachable},
-               {"keys", stats.stored_keys},
-               {"recomputed_keys", stats.recomputed_keys}};
+    json extra{{"store", ctx.store_dir},    {"blocks", stats.blocks},
+               {"merged", stats.merged},    {"pending", stats.pending},
+               {"ready", stats.ready},      {"heads", stats.heads},
+               {"wants", stats.wants},      {"reachable", stats.reachable},
+               {"keys", stats.stored_keys}, {"recomputed_keys", stats.recomputed_keys}};
     fmt::print("{}\n", dump(report.to_json(std::move(extra))));
   } else {
     using namespace checks;
     fmt::print("summary:\n");
-    fmt::print("  blocks:        {} stored ({} merged, {} pending, {} ready), {} heads, {} wants\n",
-               stats.blocks, stats.merged, stats.pending, stats.ready, stats.heads, stats.wants);
+    fmt::print("  blocks:        {} stored ({} merged, {} pending, {} ready), {}, {}\n",
+               stats.blocks, stats.merged, stats.pending, stats.ready,
+               count_of(stats.heads, "head", "heads"), count_of(stats.wants, "want", "wants"));
     fmt::print("  hashes:        {}\n", check_line(report, kHash, ""));
     fmt::print("  decoding:      {}\n", check_line(report, kDecode, ""));
     fmt::print("  links:         {}\n",
                check_line(report, kLinks,
-                          report.wanted_links()
-                              ? fmt::format("{} links of pending blocks missing (wanted)",
-                                            report.wanted_links())
-                              : ""));
+                          report.wanted_links() ? count_of(report.wanted_links(), "link", "links") +
+                                                      " of pending blocks missing (wanted)"
+                                                : ""));
     fmt::print("  merged links:  {}\n", check_line(report, kMergedLinks, ""));
     fmt::print("  reachability:  {}\n",
                check_line(report, kReach,
-                          fmt::format("{} merged blocks reachable from {} heads", stats.reachable,
-                                      stats.heads)));
+                          fmt::format("{} reachable from {}",
+                                      count_of(stats.reachable, "merged block", "merged blocks"),
+                                      count_of(stats.heads, "head", "heads"))));
     fmt::print("  walk state:    {}\n", check_line(report, kWalkState, ""));
     fmt::print("  recomputed:    {}\n",
                check_line(report, kState,
-                          fmt::format("{} live keys, same heads", stats.stored_keys)));
+                          count_of(stats.stored_keys, "live key", "live keys") + ", same heads"));
     fmt::print("  priorities:    {}\n", check_line(report, kPriority, ""));
     if (report.problems() == 0)
-      fmt::print("result: OK{}\n",
-                 report.warnings() ? fmt::format(" ({} warnings)", report.warnings()) : "");
+      fmt::print(
+          "result: OK{}\n",
+          report.warnings() ? " (" + count_of(report.warnings(), "warning", "warnings") + ")" : "");
     else
-      fmt::print("result: {} problem{}, {} warning{}\n", report.problems(),
-                 report.problems() == 1 ? "" : "s", report.warnings(),
-                 report.warnings() == 1 ? "" : "s");
+      fmt::print("result: {}, {}\n", count_of(report.problems(), "problem", "problems"),
+                 count_of(report.warnings(), "warning", "warnings"));
   }
   return report.problems() ? kExitProblems : kExitOk;
 }

@@ -20,10 +20,11 @@ namespace {
 constexpr size_t kBatchBlocks = 1000;
 constexpr size_t kBatchBytes = size_t{64} << 20;
 
-std::string quoted_key(std::string_view key) { return "'" + escape_text(key) + "'"; }
+std::string quoted_key(std::string_view key) {
+  return "'" + escape_text(key) + "'";
+}
 
-Status compare_heads(const Txn& txn, const Dbs& d, const ReplicaInfo& info,
-                     VerifyReport& report) {
+Status compare_heads(const Txn& txn, const Dbs& d, const ReplicaInfo& info, VerifyReport& report) {
   std::map<Bytes, uint64_t> stored, recomputed;
   Cursor c(txn, d.heads);
   for (bool ok = c.first(); ok; ok = c.next())
@@ -39,9 +40,9 @@ Status compare_heads(const Txn& txn, const Dbs& d, const ReplicaInfo& info,
       report.problem(checks::kState, name(cid),
                      "is a head in the store but not in the recomputed state");
     else if (it->second != height)
-      report.problem(checks::kState, name(cid),
-                     fmt::format("head has height {} in the store, {} recomputed", height,
-                                 it->second));
+      report.problem(
+          checks::kState, name(cid),
+          fmt::format("head has height {} in the store, {} recomputed", height, it->second));
   }
   for (const auto& [cid, height] : recomputed)
     if (!stored.count(cid))
@@ -96,15 +97,15 @@ Status compare_table(const Txn& txn, MDB_dbi stored_db, const Replica& rep, MDB_
       return fmt::format("{} of block {}", quoted_key(key), cid ? cid->to_string() : to_hex(id));
     };
     while (ha || hb) {
-      std::strong_ordering order = !ha   ? std::strong_ordering::greater
-                                   : !hb ? std::strong_ordering::less
-                                         : std::lexicographical_compare_three_way(
-                                               a.key().begin(), a.key().end(), b.key().begin(),
-                                               b.key().end());
+      std::strong_ordering order =
+          !ha   ? std::strong_ordering::greater
+          : !hb ? std::strong_ordering::less
+                : std::lexicographical_compare_three_way(a.key().begin(), a.key().end(),
+                                                         b.key().begin(), b.key().end());
       if (order < 0) {
-        report.problem(checks::kState, "",
-                       fmt::format("{} holds {} but the recomputed state does not", table,
-                                   entry(a.key())));
+        report.problem(
+            checks::kState, "",
+            fmt::format("{} holds {} but the recomputed state does not", table, entry(a.key())));
         ha = a.next();
       } else if (order > 0) {
         report.problem(checks::kState, "",
@@ -113,9 +114,9 @@ Status compare_table(const Txn& txn, MDB_dbi stored_db, const Replica& rep, MDB_
         hb = b.next();
       } else {
         if (!std::equal(a.value().begin(), a.value().end(), b.value().begin(), b.value().end()))
-          report.problem(checks::kState, "",
-                         fmt::format("{} entry {} differs from the recomputed one", table,
-                                     entry(a.key())));
+          report.problem(
+              checks::kState, "",
+              fmt::format("{} entry {} differs from the recomputed one", table, entry(a.key())));
         ha = a.next();
         hb = b.next();
       }
@@ -126,8 +127,7 @@ Status compare_table(const Txn& txn, MDB_dbi stored_db, const Replica& rep, MDB_
 
 }  // namespace
 
-Status check_recomputed(const Txn& txn, const Dbs& d, VerifyReport& report,
-                        VerifyStats& stats) {
+Status check_recomputed(const Txn& txn, const Dbs& d, VerifyReport& report, VerifyStats& stats) {
   auto dir = make_temp_dir("trellis-verify");
   if (!dir) return dir.status();
   struct Cleanup {

@@ -18,7 +18,8 @@ void VerifyReport::add(bool is_problem, const std::string& check, const std::str
   ++(is_problem ? problems_ : warnings_);
   if (json_) {
     if (findings_.size() < kJsonFindings) {
-      json f{{"severity", is_problem ? "problem" : "warning"}, {"check", check}, {"message", message}};
+      json f{
+          {"severity", is_problem ? "problem" : "warning"}, {"check", check}, {"message", message}};
       if (!cid.empty()) f["cid"] = cid;
       findings_.push_back(std::move(f));
     } else {

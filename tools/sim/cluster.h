@@ -43,10 +43,10 @@
 namespace trellis::sim {
 
 struct NetConfig {
-  uint64_t min_delay_ms = 1;  // each message is delayed uniformly in
-  uint64_t max_delay_ms = 20; // [min, max]: different delays reorder
-  double drop = 0.0;          // probability that a message is lost
-  double duplicate = 0.0;     // probability that it is delivered twice
+  uint64_t min_delay_ms = 1;   // each message is delayed uniformly in
+  uint64_t max_delay_ms = 20;  // [min, max]: different delays reorder
+  double drop = 0.0;           // probability that a message is lost
+  double duplicate = 0.0;      // probability that it is delivered twice
 };
 
 // Replica options for simulations: a 1 MiB initial map (so the map-growth
@@ -68,9 +68,9 @@ struct ClusterOptions {
   // own fault injection; rebroadcast_interval is virtual time.
   ReplicaOptions replica = sim_replica_options();
   NetConfig net;
-  uint64_t tick_ms = 50;     // how often replicas are ticked
-  uint64_t retry_ms = 250;   // how often outstanding wants are re-requested
-  size_t want_batch = 64;    // CIDs per request message
+  uint64_t tick_ms = 50;    // how often replicas are ticked
+  uint64_t retry_ms = 250;  // how often outstanding wants are re-requested
+  size_t want_batch = 64;   // CIDs per request message
   // A replica crashed by an injected write failure is reopened this long
   // after (0: it stays down until reopen()).
   uint64_t restart_ms = 100;

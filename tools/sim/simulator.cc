@@ -74,8 +74,8 @@ class Workload {
             break;
           }
         }
-        return fmt::format("{}: replaying its hook events does not give its state; {}",
-                           cl_.name(i), first);
+        return fmt::format("{}: replaying its hook events does not give its state; {}", cl_.name(i),
+                           first);
       }
     }
     return "";
@@ -230,7 +230,7 @@ class Workload {
 
   struct LastOp {
     size_t replica = 0;
-    std::string key;  // empty: none yet
+    std::string key;             // empty: none yet
     std::optional<Bytes> value;  // nullopt: a removal
   };
 
@@ -268,9 +268,7 @@ Result<SimReport> run_simulation(const SimConfig& cfg) {
   co.replica.initial_map_size = cfg.initial_map_size;
   co.replica.sync = cfg.sync;
   // Small budgets make cascades span several transactions.
-  co.replica.merge_budget = cfg.merge_budget ? cfg.merge_budget
-                            : pick(0, 1)     ? 4096
-                                             : pick(1, 4);
+  co.replica.merge_budget = cfg.merge_budget ? cfg.merge_budget : pick(0, 1) ? 4096 : pick(1, 4);
   if (cfg.faults) {
     static constexpr double kDrops[] = {0, 0.02, 0.1, 0.3};
     static constexpr double kDups[] = {0, 0.05, 0.25};
@@ -285,10 +283,11 @@ Result<SimReport> run_simulation(const SimConfig& cfg) {
   Workload w(cfg, cl);
   if (cfg.trace) cl.set_trace(cfg.trace);
   if (cfg.trace)
-    cfg.trace(fmt::format("seed {}: {} replicas in {}, merge budget {}, delay 1-{} ms, drop "
-                          "{}, duplicate {}",
-                          cfg.seed, cl.size(), cl.dir(), co.replica.merge_budget,
-                          co.net.max_delay_ms, co.net.drop, co.net.duplicate));
+    cfg.trace(
+        fmt::format("seed {}: {} replicas in {}, merge budget {}, delay 1-{} ms, drop "
+                    "{}, duplicate {}",
+                    cfg.seed, cl.size(), cl.dir(), co.replica.merge_budget, co.net.max_delay_ms,
+                    co.net.drop, co.net.duplicate));
   w.run();
 
   // Heal, stop the faults, bring everyone back, and wait for quiescence.
@@ -299,7 +298,8 @@ Result<SimReport> run_simulation(const SimConfig& cfg) {
     if (!cl.up(i)) (void)cl.reopen(i);
   }
   if (cfg.trace) cfg.trace(fmt::format("[{} ms] healed; running until quiet", cl.now_ms()));
-  bool quiet = cl.errors().empty() && cl.run_until_quiet(cfg.max_steps);
+  size_t max_steps = cfg.max_steps ? cfg.max_steps : 100'000 + 100 * cfg.ops * cl.size();
+  bool quiet = cl.errors().empty() && cl.run_until_quiet(max_steps);
 
   SimReport rep;
   std::string problem;
@@ -307,15 +307,15 @@ Result<SimReport> run_simulation(const SimConfig& cfg) {
     problem = "a replica call failed: " + cl.errors().front();
     if (cl.errors().size() > 1) problem += fmt::format(" (and {} more)", cl.errors().size() - 1);
   } else if (!quiet) {
-    problem = fmt::format("not quiet after {} steps: {}", cfg.max_steps, cl.describe());
+    problem = fmt::format("not quiet after {} steps: {}", max_steps, cl.describe());
     if (std::string diff = cl.compare(); !diff.empty()) problem += "; " + diff;
   } else {
     problem = w.check();
   }
   rep.converged = problem.empty();
   if (!rep.converged)
-    rep.detail = fmt::format("seed {} ({} replicas, {} ops): {}", cfg.seed, cl.size(), cfg.ops,
-                             problem);
+    rep.detail =
+        fmt::format("seed {} ({} replicas, {} ops): {}", cfg.seed, cl.size(), cfg.ops, problem);
 
   const ClusterStats& s = cl.stats();
   rep.messages = s.messages;
@@ -333,8 +333,7 @@ Result<SimReport> run_simulation(const SimConfig& cfg) {
     if (auto info = cl.replica(i).info(); info) rep.blocks = std::max(rep.blocks, info->blocks);
   }
   created->reset();  // closes and removes the directories before timing
-  rep.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return rep;
 }
 

@@ -38,9 +38,11 @@ struct SimConfig {
   bool faults = true;  // drops, dups, partitions, crashes
   size_t initial_map_size = size_t{1} << 20;
   bool sync = false;
-  size_t keys = 8;            // size of the key space
-  size_t merge_budget = 0;    // ReplicaOptions::merge_budget; 0: chosen by the seed
-  size_t max_steps = 400'000; // bound on the quiescence phase
+  size_t keys = 8;          // size of the key space
+  size_t merge_budget = 0;  // ReplicaOptions::merge_budget; 0: chosen by the seed
+  // Bound on the steps of the quiescence phase; 0: 100,000 + 100 per
+  // operation per replica.
+  size_t max_steps = 0;
   // When set, one line per workload and fault event (for replaying a seed).
   std::function<void(std::string_view)> trace;
 };
