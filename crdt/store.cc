@@ -145,6 +145,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
   int rc = mdb_env_open(s->env_, dir.c_str(), flags, 0600);
   if (rc != 0) return lmdb_status(rc, ("cannot open store " + dir).c_str());
 
+  // Free reader slots left by killed readers (e.g. a trellis-dag under
+  // kill -9), which would otherwise stop the writer reusing old pages.
+  if (!opts.read_only) {
+    int dead = 0;
+    mdb_reader_check(s->env_, &dead);
+  }
   MDB_txn* txn = nullptr;
   TRELLIS_TRY(lmdb_status(mdb_txn_begin(s->env_, nullptr, opts.read_only ? MDB_RDONLY : 0, &txn),
                           "lmdb begin"));

@@ -6,7 +6,7 @@
 //   heads    CID → height: merged blocks no merged block links to
 //   elems    key ‖ 0x00 ‖ id → priority (u64 BE) ‖ value: live elements
 //   tombs    key ‖ 0x00 ‖ id → "": tombstoned elements
-//   pending  CID → count (u32 BE) of its links not merged yet
+//   pending  CID → count (u64 BE) of its links not merged yet
 //   waiters  CID → CID (dupsort): blocks pending on a link
 //   wants    CID → peer hint: blocks referenced but not stored
 //   ready    CID → "": stored blocks whose links are all merged

@@ -23,6 +23,11 @@ const char* kind_name(MsgKind k) {
   return "?";
 }
 
+std::string short_cid(const Cid& c) {
+  std::string s = c.to_string();
+  return s.size() > 10 ? "…" + s.substr(s.size() - 10) : s;
+}
+
 std::string short_hex(ByteView b) {
   if (b.size() <= 16) return to_hex(b);
   return to_hex(b.subspan(0, 16)) + fmt::format("…({} bytes)", b.size());

@@ -251,5 +251,7 @@ class Cluster {
 
 // Hex of at most the first 16 bytes, for reports.
 std::string short_hex(ByteView b);
+// The tail of a CID's text form: enough to tell blocks apart in reports.
+std::string short_cid(const Cid& c);
 
 }  // namespace trellis::sim

@@ -11,12 +11,6 @@ namespace trellis::sim {
 
 namespace {
 
-// The tail of a CID's text form: enough to tell blocks apart in reports.
-std::string short_cid(const Cid& c) {
-  std::string s = c.to_string();
-  return s.size() > 10 ? "…" + s.substr(s.size() - 10) : s;
-}
-
 std::string show(const std::optional<Bytes>& v) {
   return v ? "\"" + short_hex(*v) + "\"" : std::string("<absent>");
 }

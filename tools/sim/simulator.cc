@@ -109,6 +109,11 @@ class Workload {
     return up[uniform(0, up.size() - 1)];
   }
 
+  static std::string outcome(const Result<Cid>& r) {
+    if (!r) return "failed: " + r.status().to_string();
+    return r->empty() ? "(no change)" : "-> " + short_cid(*r);
+  }
+
   void trace(const std::string& line) {
     if (cfg_.trace) cfg_.trace(fmt::format("[{} ms] {}", cl_.now_ms(), line));
   }
@@ -119,15 +124,13 @@ class Workload {
     last_ = {i, k, v};
     written_[k].insert(v);
     auto r = cl_.put(i, k, v);
-    trace(fmt::format("{} put {} = \"{}\"{}", cl_.name(i), k, short_hex(v),
-                      r ? "" : " failed: " + r.status().to_string()));
+    trace(fmt::format("{} put {} = \"{}\" {}", cl_.name(i), k, short_hex(v), outcome(r)));
   }
 
   void do_remove(size_t i, const std::string& k) {
     last_ = {i, k, std::nullopt};
     auto r = cl_.remove(i, k);
-    trace(fmt::format("{} remove {}{}", cl_.name(i), k,
-                      r ? "" : " failed: " + r.status().to_string()));
+    trace(fmt::format("{} remove {} {}", cl_.name(i), k, outcome(r)));
   }
 
   void one_op() {
@@ -163,8 +166,7 @@ class Workload {
         }
       }
       auto c = cl_.commit(*i, b);
-      trace(fmt::format("{} batch{}{}", cl_.name(*i), line,
-                        c ? "" : " failed: " + c.status().to_string()));
+      trace(fmt::format("{} batch{} {}", cl_.name(*i), line, outcome(c)));
     } else {
       // Several replicas write one key at the same virtual instant.
       std::string k = key();
@@ -211,6 +213,14 @@ class Workload {
           if (i != lone) groups[0].push_back(i);
       } else {
         for (size_t i = 0; i < cl_.size(); ++i) groups[uniform(0, 1)].push_back(i);
+        if (groups[0].empty() || groups[1].empty()) {
+          // Everyone landed on one side: move one replica across.
+          auto& full = groups[0].empty() ? groups[1] : groups[0];
+          auto& empty = groups[0].empty() ? groups[0] : groups[1];
+          size_t k = uniform(0, full.size() - 1);
+          empty.push_back(full[k]);
+          full.erase(full.begin() + static_cast<std::ptrdiff_t>(k));
+        }
       }
       cl_.partition(groups);
       uint64_t len = uniform(100, 1500);
