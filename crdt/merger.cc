@@ -73,6 +73,10 @@ Status Merger::merge(const Cid& cid, const Block& block, bool local) {
   TRELLIS_TRY(txn_.put(dbs_.merged, cid.view(), height));
   for (const auto& l : block.links) TRELLIS_TRY(txn_.del(dbs_.heads, l.view()));
   TRELLIS_TRY(txn_.put(dbs_.heads, cid.view(), height));
+  // The same bytes may also be wanted or queued: a peer can announce a block
+  // this replica then makes itself, byte for byte (same heads, same write).
+  TRELLIS_TRY(txn_.del(dbs_.wants, cid.view()));
+  TRELLIS_TRY(txn_.del(dbs_.ready, cid.view()));
   return release_waiters(cid);
 }
 

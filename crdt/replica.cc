@@ -31,6 +31,7 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& dir,
   std::unique_ptr<Replica> r(new Replica());
   r->store_ = std::move(*store);
   r->opts_ = opts;
+  r->hook_ = opts.hook;
   // A crash may have left merge work queued: finish it before serving.
   if (!opts.read_only) {
     auto drained = r->drain_ready();

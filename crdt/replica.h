@@ -27,6 +27,13 @@
 
 namespace trellis {
 
+// A change of a key's winning value, reported once per change after commit.
+struct Change {
+  std::string key;
+  std::optional<Bytes> value;  // nullopt: the key disappeared
+};
+using Hook = std::function<void(const Change&)>;
+
 struct ReplicaOptions {
   bool read_only = false;
   size_t initial_map_size = size_t{256} << 20;
@@ -37,14 +44,11 @@ struct ReplicaOptions {
   // Blocks merged per transaction while draining a cascade; bounds the memory
   // and hook events of one transaction.
   size_t merge_budget = 4096;
+  // Called after each commit, once per key whose winning value changed —
+  // including merges that open() finishes after a crash, which is why it is
+  // an option and not only set_hook().
+  Hook hook;
 };
-
-// A change of a key's winning value, reported once per change after commit.
-struct Change {
-  std::string key;
-  std::optional<Bytes> value;  // nullopt: the key disappeared
-};
-using Hook = std::function<void(const Change&)>;
 
 // Writes collected in memory and committed as one block (or a chain of
 // blocks in one transaction when large). Invisible until committed. The last
@@ -98,7 +102,7 @@ class Replica {
  public:
   static Result<std::unique_ptr<Replica>> open(const std::string& dir, const ReplicaOptions& opts);
 
-  // Called after each commit, once per key whose winning value changed.
+  // Replaces the hook given in ReplicaOptions.
   void set_hook(Hook hook) { hook_ = std::move(hook); }
 
   // ---- local writes (each one durable before it returns) ----

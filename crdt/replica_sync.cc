@@ -119,6 +119,7 @@ Result<SyncResult> Replica::on_blocks(std::span<const IncomingBlock> blocks, Acc
         continue;
       }
       if (txn.has(d.blocks, in.cid.view())) {
+        TRELLIS_TRY(txn.del(d.wants, in.cid.view()));
         ++res.duplicates;
         continue;
       }

@@ -349,9 +349,9 @@ TEST_CASE("scenario: hooks report the merges a reopen finishes") {
     CHECK(hooked.size() == 1);
   }
   fail = false;
+  o.hook = mirror;  // open() finishes the cascade and must report it
   auto b = Replica::open(tmp.path() + "/b", o);
   REQUIRE(b);
-  (*b)->set_hook(mirror);
   std::map<std::string, Bytes> state;
   REQUIRE((*b)->scan("", [&](std::string_view k, ByteView v) {
     state.emplace(std::string(k), Bytes(v.begin(), v.end()));

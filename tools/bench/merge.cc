@@ -409,14 +409,16 @@ Result<BenchResult> run_merge(const Options& o, const WorkDir& work) {
   res.extra = fmt::format(
       "{} blocks ({:.1f} MB, {} heads, {} merge blocks, height {}), newest-first in {} "
       "on_blocks calls of {}, {} ({:.0f}% of the time in the call that merged "
-      "the cascade); wrote {:.0f} MB vs raw {:.0f} MB; RSS at start {:.0f} MB",
+      "the cascade); wrote {:.0f} MB vs raw {:.0f} MB; RSS at start {:.0f} MB (the source DAG), "
+      "baseline peak RSS {:.0f} MB; source built in {:.0f} s",
       grouped(n), dag->bytes_mb, dag->heads.size(), dag->forks, dag->max_height, calls,
       grouped(static_cast<double>(o.feed)), o.sync ? "fsync per transaction" : "NO fsync",
-      cascade * 100, written, baseline_written, start_rss);
+      cascade * 100, written, baseline_written, start_rss, baseline_rss, dag->build_seconds);
   if (o.oldest_first)
-    res.extra +=
-        fmt::format("\n  oldest-first (by height, Accept::any): {} blocks/s (ratio {:.2f})",
-                    grouped(median(oldest)), median(oldest) / res.baseline);
+    res.extra += fmt::format(
+        "\n  oldest-first (by height, Accept::any): {} blocks/s (ratio {:.2f}), wrote "
+        "{:.0f} MB",
+        grouped(median(oldest)), median(oldest) / res.baseline, oldest_written);
   return res;
 }
 

@@ -100,13 +100,13 @@ Status Cluster::open_node(size_t i) {
     node->injected = true;
     return true;
   };
+  o.hook = [this, i](const Change& c) {
+    keys_.insert(c.key);
+    if (hook_) hook_(i, c);
+  };
   auto r = Replica::open(node->dir, o);
   if (!r) return r.status();
   node->replica = std::move(*r);
-  node->replica->set_hook([this, i](const Change& c) {
-    keys_.insert(c.key);
-    if (hook_) hook_(i, c);
-  });
   node->next_retry = now_ + opts_.retry_ms;
   return Status::ok();
 }
