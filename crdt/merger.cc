@@ -98,13 +98,19 @@ Status Merger::release_waiters(const Cid& cid) {
     uint64_t n = get_u64be(*count);
     if (n <= 1) {
       TRELLIS_TRY(txn_.del(dbs_.pending, w));
-      TRELLIS_TRY(txn_.put(dbs_.ready, w, {}));
+      ready_.push_back(w);
     } else {
       Bytes nv;
       put_u64be(nv, n - 1);
       TRELLIS_TRY(txn_.put(dbs_.pending, w, nv));
     }
   }
+  return Status::ok();
+}
+
+Status Merger::persist_ready() {
+  for (const auto& r : ready_) TRELLIS_TRY(txn_.put(dbs_.ready, r, {}));
+  ready_.clear();
   return Status::ok();
 }
 

@@ -36,6 +36,12 @@ class Merger {
   Status merge(const Cid& cid, const Block& block, bool local = false);
   // The changes so far, comparing each touched key's winner now with before.
   std::vector<Change> changes() const;
+  // Blocks that became ready in this transaction (all links merged). Kept in
+  // memory; whatever is left at the end of the transaction must be written
+  // to the `ready` db before commit.
+  std::vector<Bytes>& ready() { return ready_; }
+  // Writes the in-memory ready blocks to the `ready` db.
+  Status persist_ready();
 
  private:
   Status touch(const std::string& key);
@@ -45,6 +51,7 @@ class Merger {
   const Dbs& dbs_;
   bool track_;
   std::map<std::string, std::optional<Bytes>> before_;
+  std::vector<Bytes> ready_;
 };
 
 }  // namespace trellis

@@ -146,6 +146,7 @@ Result<Cid> Replica::commit(const Batch& batch) {
   if (batch.empty()) return invalid("batch is empty");
   Cid last;
   std::vector<Change> changes;
+  bool released = false;
   Status st = store_->write([&](Txn& txn) {
     Merger m(txn, store_->dbs(), hook_ != nullptr);
     BlockChain chain(txn, store_->dbs(), m);
@@ -161,10 +162,16 @@ Result<Cid> Replica::commit(const Batch& batch) {
     if (!cid) return cid.status();
     last = std::move(*cid);
     changes = m.changes();
-    return Status::ok();
+    // Only when a peer's pending block waited on a block we just made.
+    released = !m.ready().empty();
+    return m.persist_ready();
   });
   if (!st) return st;
   for (const auto& c : changes) hook_(c);
+  if (released) {
+    auto drained = drain_ready();
+    if (!drained) return drained.status();
+  }
   return last;
 }
 

@@ -41,9 +41,11 @@ struct ReplicaOptions {
   std::function<bool()> fail_write;   // see StoreOptions::fail_write
   // How often tick() hands back the heads to rebroadcast.
   std::chrono::milliseconds rebroadcast_interval{10'000};
-  // Blocks merged per transaction while draining a cascade; bounds the memory
-  // and hook events of one transaction.
-  size_t merge_budget = 4096;
+  // Blocks merged per transaction while draining a cascade (a second bound,
+  // 262,144 elements + tombstones, applies too); bounds the memory and hook
+  // events of one transaction. Larger budgets write each B-tree page fewer
+  // times.
+  size_t merge_budget = 65536;
   // Called after each commit, once per key whose winning value changed —
   // including merges that open() finishes after a crash, which is why it is
   // an option and not only set_hook().

@@ -25,38 +25,51 @@ struct Drained {
   bool more = false;  // ready blocks remain for another transaction
 };
 
-// Merges ready blocks until none is left or a budget is spent.
+// Merges ready blocks — first those made ready in this transaction, then
+// those queued in the `ready` db by an earlier one — until none is left or a
+// budget is spent; then queues what is left in the db.
 Result<Drained> drain(Txn& txn, const Dbs& dbs, Merger& m, BlockCache& cache,
                       size_t block_budget) {
   Drained out;
   size_t entries = 0;
+  auto& queue = m.ready();
   for (;;) {
-    Cid cid;
-    {
+    Bytes next;
+    bool from_db = queue.empty();
+    if (from_db) {
       Cursor c(txn, dbs.ready);
-      if (!c.first()) return out;
-      if (out.merged >= block_budget || entries >= kMaxEntriesPerTxn) {
-        out.more = true;
-        return out;
-      }
-      auto parsed = Cid::from_bytes(c.key());
-      if (!parsed) return corrupt("ready holds a bad CID");
-      cid = std::move(*parsed);
+      if (!c.first()) break;
+      next.assign(c.key().begin(), c.key().end());
+    } else {
+      next = queue.back();
     }
-    auto it = cache.find(cid);
+    if (out.merged >= block_budget || entries >= kMaxEntriesPerTxn) {
+      out.more = true;
+      break;
+    }
+    if (from_db) {
+      TRELLIS_TRY(txn.del(dbs.ready, next));
+    } else {
+      queue.pop_back();
+    }
+    auto cid = Cid::from_bytes(next);
+    if (!cid) return corrupt("ready queue holds a bad CID");
+    auto it = cache.find(*cid);
     if (it == cache.end()) {
-      auto bytes = txn.get(dbs.blocks, cid.view());
-      if (!bytes) return corrupt("ready block " + cid.to_string() + " is not stored");
+      auto bytes = txn.get(dbs.blocks, cid->view());
+      if (!bytes) return corrupt("ready block " + cid->to_string() + " is not stored");
       auto block = decode_block(*bytes);
-      if (!block) return corrupt("stored block " + cid.to_string() + ": " + block.status().message());
-      it = cache.emplace(cid, std::move(*block)).first;
+      if (!block)
+        return corrupt("stored block " + cid->to_string() + ": " + block.status().message());
+      it = cache.emplace(*cid, std::move(*block)).first;
     }
-    TRELLIS_TRY(m.merge(cid, it->second));
+    TRELLIS_TRY(m.merge(*cid, it->second));
     entries += it->second.delta.elements.size() + it->second.delta.tombstones.size();
     cache.erase(it);
-    TRELLIS_TRY(txn.del(dbs.ready, cid.view()));
     ++out.merged;
   }
+  TRELLIS_TRY(m.persist_ready());
+  return out;
 }
 
 }  // namespace
@@ -149,7 +162,7 @@ Result<SyncResult> Replica::on_blocks(std::span<const IncomingBlock> blocks, Acc
         }
       }
       if (missing == 0) {
-        TRELLIS_TRY(txn.put(d.ready, in.cid.view(), {}));
+        m.ready().push_back(in.cid.bytes());
       } else {
         Bytes count;
         put_u64be(count, missing);

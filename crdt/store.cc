@@ -199,8 +199,21 @@ Status Store::grow() {
   return lmdb_status(mdb_env_set_mapsize(env_, next), "lmdb grow map");
 }
 
+Status Store::grow_ahead() {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &st);
+  size_t used = (info.me_last_pgno + 1) * size_t{st.ms_psize};
+  // Growing before a transaction is cheap; growing after one fills the map
+  // means running it again.
+  if (used * 2 > info.me_mapsize) return grow();
+  return Status::ok();
+}
+
 Status Store::write(const std::function<Status(Txn&)>& fn) {
   if (read_only_) return Status(Code::invalid_argument, "store " + dir_ + " is open read-only");
+  TRELLIS_TRY(grow_ahead());
   for (;;) {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(env_, nullptr, 0, &txn);

@@ -121,6 +121,7 @@ class Store {
  private:
   Store() = default;
   Status grow();
+  Status grow_ahead();  // doubles the map when it is over half used
 
   std::string dir_;
   MDB_env* env_ = nullptr;

@@ -4,21 +4,13 @@
 #include <map>
 
 #include "crdt/replica.h"
+#include "replica_util.h"
 #include "tempdir.h"
 
 using namespace trellis;
-using trellis::testing::TempDir;
+using namespace trellis::testing;
 
 namespace {
-
-std::unique_ptr<Replica> open_replica(const std::string& dir, ReplicaOptions opts = {}) {
-  opts.sync = false;
-  auto r = Replica::open(dir, opts);
-  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
-  return std::move(*r);
-}
-
-Bytes val(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 std::optional<std::string> get_str(Replica& r, std::string_view key) {
   auto v = r.get(key);
@@ -27,25 +19,9 @@ std::optional<std::string> get_str(Replica& r, std::string_view key) {
   return std::string(as_chars(**v));
 }
 
-std::map<std::string, std::string> dump(Replica& r, std::string_view prefix = "") {
-  std::map<std::string, std::string> out;
-  REQUIRE(r.scan(prefix, [&](std::string_view k, ByteView v) {
-    out.emplace(k, as_chars(v));
-    return true;
-  }).is_ok());
-  return out;
-}
-
 // Copies every block of `from` that `to` lacks, in any order.
 void copy_blocks(Replica& from, Replica& to) {
-  std::vector<IncomingBlock> blocks;
-  REQUIRE(from.store().read([&](const Txn& t) {
-    Cursor c(t, from.store().dbs().blocks);
-    for (bool ok = c.first(); ok; ok = c.next())
-      blocks.push_back({*Cid::from_bytes(c.key()), Bytes(c.value().begin(), c.value().end())});
-    return Status::ok();
-  }).is_ok());
-  auto r = to.on_blocks(blocks, Accept::any);
+  auto r = to.on_blocks(all_blocks(from), Accept::any);
   REQUIRE(r.is_ok());
   CHECK(r->rejected.empty());
 }

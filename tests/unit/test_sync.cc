@@ -5,21 +5,13 @@
 #include <map>
 
 #include "crdt/replica.h"
+#include "replica_util.h"
 #include "tempdir.h"
 
 using namespace trellis;
-using trellis::testing::TempDir;
+using namespace trellis::testing;
 
 namespace {
-
-std::unique_ptr<Replica> open_replica(const std::string& dir, ReplicaOptions opts = {}) {
-  opts.sync = false;
-  auto r = Replica::open(dir, opts);
-  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
-  return std::move(*r);
-}
-
-Bytes val(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 Bytes block_bytes(Replica& r, const Cid& cid) {
   Bytes out;
@@ -28,15 +20,6 @@ Bytes block_bytes(Replica& r, const Cid& cid) {
     REQUIRE(v);
     out.assign(v->begin(), v->end());
     return Status::ok();
-  }).is_ok());
-  return out;
-}
-
-std::map<std::string, std::string> dump(Replica& r) {
-  std::map<std::string, std::string> out;
-  REQUIRE(r.scan("", [&](std::string_view k, ByteView v) {
-    out.emplace(k, as_chars(v));
-    return true;
   }).is_ok());
   return out;
 }
@@ -135,14 +118,8 @@ TEST_CASE("blocks merge in any order, any number of times, to the same state") {
     REQUIRE(b->put("k" + std::to_string(i % 4), val("b" + std::to_string(i))).is_ok());
     if (i == 5) REQUIRE(a->remove("k1").is_ok());
   }
-  std::vector<IncomingBlock> all;
-  for (Replica* r : {a.get(), b.get()})
-    REQUIRE(r->store().read([&](const Txn& t) {
-      Cursor c(t, r->store().dbs().blocks);
-      for (bool ok = c.first(); ok; ok = c.next())
-        all.push_back({*Cid::from_bytes(c.key()), Bytes(c.value().begin(), c.value().end())});
-      return Status::ok();
-    }).is_ok());
+  std::vector<IncomingBlock> all = all_blocks(*a);
+  for (auto& blk : all_blocks(*b)) all.push_back(std::move(blk));
   std::optional<std::map<std::string, std::string>> expect;
   std::optional<std::vector<Cid>> expect_heads;
   for (int order = 0; order < 4; ++order) {
@@ -195,13 +172,7 @@ TEST_CASE("a walk cut off at any point resumes after reopen and converges") {
 TEST_CASE("a write fault mid-merge loses nothing; reopening resumes") {
   TempDir dir;
   auto src = chain(dir.sub("src"), 40);
-  std::vector<IncomingBlock> all;
-  REQUIRE(src->store().read([&](const Txn& t) {
-    Cursor c(t, src->store().dbs().blocks);
-    for (bool ok = c.first(); ok; ok = c.next())
-      all.push_back({*Cid::from_bytes(c.key()), Bytes(c.value().begin(), c.value().end())});
-    return Status::ok();
-  }).is_ok());
+  std::vector<IncomingBlock> all = all_blocks(*src);
   std::string path = dir.sub("dst");
   int writes = 0;
   bool armed = true;
