@@ -20,22 +20,37 @@ bool split_element_key(ByteView k, std::string_view* key, ByteView* id) {
   return true;
 }
 
-std::optional<Winner> find_winner(const Txn& txn, const Dbs& dbs, std::string_view key) {
+bool beats(const Winner& a, const Winner& b) {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  return std::lexicographical_compare(b.value.begin(), b.value.end(), a.value.begin(),
+                                      a.value.end());
+}
+
+Winner element_of(ByteView elems_value) {
+  return {get_u64be(elems_value), elems_value.subspan(8)};
+}
+
+Status for_each_element(const Txn& txn, const Dbs& dbs, std::string_view key,
+                        const std::function<Status(ByteView, ByteView)>& fn) {
   Bytes prefix(key.begin(), key.end());
   prefix.push_back(0);
-  std::optional<Winner> best;
   Cursor c(txn, dbs.elems);
   for (bool ok = c.seek(prefix); ok; ok = c.next()) {
     ByteView k = c.key();
     if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
-    ByteView v = c.value();
-    Winner w{get_u64be(v), v.subspan(8)};
-    if (!best || w.priority > best->priority ||
-        (w.priority == best->priority &&
-         std::lexicographical_compare(best->value.begin(), best->value.end(), w.value.begin(),
-                                      w.value.end())))
-      best = w;
+    TRELLIS_TRY(fn(k.subspan(prefix.size()), c.value()));
   }
+  return Status::ok();
+}
+
+std::optional<Winner> find_winner(const Txn& txn, const Dbs& dbs, std::string_view key) {
+  std::optional<Winner> best;
+  Status st = for_each_element(txn, dbs, key, [&](ByteView, ByteView v) {
+    Winner w = element_of(v);
+    if (!best || beats(w, *best)) best = w;
+    return Status::ok();
+  });
+  (void)st;  // the callback never fails
   return best;
 }
 

@@ -24,7 +24,14 @@ struct Winner {
   uint64_t priority = 0;
   ByteView value;
 };
+// The merge rule: the higher priority wins, a tie goes to the greater bytes.
+bool beats(const Winner& a, const Winner& b);
+// An elems value (priority ‖ value) as a Winner viewing it.
+Winner element_of(ByteView elems_value);
 std::optional<Winner> find_winner(const Txn& txn, const Dbs& dbs, std::string_view key);
+// Calls fn(id, elems value) for each live element of `key`, in id order.
+Status for_each_element(const Txn& txn, const Dbs& dbs, std::string_view key,
+                        const std::function<Status(ByteView, ByteView)>& fn);
 
 class Merger {
  public:

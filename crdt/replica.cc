@@ -82,20 +82,13 @@ class BlockChain {
   }
 
   Status add_removal(const std::string& key) {
-    Bytes prefix(key.begin(), key.end());
-    prefix.push_back(0);
     std::vector<Tombstone> ts;
-    {
-      Cursor c(txn_, dbs_.elems);
-      for (bool ok = c.seek(prefix); ok; ok = c.next()) {
-        ByteView k = c.key();
-        if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin()))
-          break;
-        auto id = Cid::from_bytes(k.subspan(prefix.size()));
-        if (!id) return corrupt("elems holds a bad element id");
-        ts.push_back({key, std::move(*id)});
-      }
-    }
+    TRELLIS_TRY(for_each_element(txn_, dbs_, key, [&](ByteView id_bytes, ByteView) {
+      auto id = Cid::from_bytes(id_bytes);
+      if (!id) return corrupt("elems holds a bad element id");
+      ts.push_back({key, std::move(*id)});
+      return Status::ok();
+    }));
     for (auto& t : ts) {
       TRELLIS_TRY(make_room(tombstone_wire_size(t)));
       block_.delta.tombstones.push_back(std::move(t));
@@ -199,14 +192,9 @@ Status Replica::scan(std::string_view prefix,
       ByteView id;
       if (!split_element_key(c.key(), &key, &id)) return corrupt("elems holds a malformed key");
       if (key.substr(0, prefix.size()) != prefix) break;
-      ByteView v = c.value();
-      Winner w{get_u64be(v), v.subspan(8)};
+      Winner w = element_of(c.value());
       if (have && key == cur_key) {
-        if (w.priority > best.priority ||
-            (w.priority == best.priority &&
-             std::lexicographical_compare(best.value.begin(), best.value.end(), w.value.begin(),
-                                          w.value.end())))
-          best = w;
+        if (beats(w, best)) best = w;
         continue;
       }
       if (have && !fn(cur_key, best.value)) return Status::ok();

@@ -90,6 +90,21 @@ double rate(const ScanTiming& t) {
   return static_cast<double>(t.keys) / t.seconds;
 }
 
+// The 32 prefix scans "/pins/a" .. "/pins/7", added up; scan(prefix) is
+// scan_trellis or scan_raw bound to its store.
+template <class Scan>
+Result<ScanTiming> prefix_scans(Scan&& scan) {
+  ScanTiming sum;
+  for (char c : kBase32Chars) {
+    auto t = scan(std::string(kPrefixBase) + c);
+    if (!t) return t.status();
+    sum.keys += t->keys;
+    sum.seconds += t->seconds;
+    sum.bytes += t->bytes;
+  }
+  return sum;
+}
+
 }  // namespace
 
 Result<BenchResult> run_scan(const Options& o, const WorkDir& work) {
@@ -125,14 +140,8 @@ Result<BenchResult> run_scan(const Options& o, const WorkDir& work) {
     if (!rep) return rep.status();
     auto full = scan_trellis(**rep, "");
     if (!full) return full.status();
-    ScanTiming pre;
-    for (char c : kBase32Chars) {
-      auto t = scan_trellis(**rep, std::string(kPrefixBase) + c);
-      if (!t) return t.status();
-      pre.keys += t->keys;
-      pre.seconds += t->seconds;
-      pre.bytes += t->bytes;
-    }
+    auto pre = prefix_scans([&](const std::string& p) { return scan_trellis(**rep, p); });
+    if (!pre) return pre.status();
     rss = std::max(rss, peak_rss_mb());
     rep->reset();
 
@@ -141,27 +150,21 @@ Result<BenchResult> run_scan(const Options& o, const WorkDir& work) {
     if (!raw) return raw.status();
     auto bfull = scan_raw(**raw, "");
     if (!bfull) return bfull.status();
-    ScanTiming bpre;
-    for (char c : kBase32Chars) {
-      auto t = scan_raw(**raw, std::string(kPrefixBase) + c);
-      if (!t) return t.status();
-      bpre.keys += t->keys;
-      bpre.seconds += t->seconds;
-      bpre.bytes += t->bytes;
-    }
+    auto bpre = prefix_scans([&](const std::string& p) { return scan_raw(**raw, p); });
+    if (!bpre) return bpre.status();
     baseline_rss = std::max(baseline_rss, peak_rss_mb());
     raw->reset();
 
-    if (full->keys != n || bfull->keys != n || pre.keys != n || bpre.keys != n ||
-        full->bytes != bfull->bytes || pre.bytes != bpre.bytes)
+    if (full->keys != n || bfull->keys != n || pre->keys != n || bpre->keys != n ||
+        full->bytes != bfull->bytes || pre->bytes != bpre->bytes)
       return Status(Code::corrupt,
                     fmt::format("scan results differ: replica {} keys ({} by prefix), raw LMDB "
                                 "{} keys ({} by prefix), {} written",
-                                full->keys, pre.keys, bfull->keys, bpre.keys, n));
+                                full->keys, pre->keys, bfull->keys, bpre->keys, n));
     values.push_back(rate(*full));
     baselines.push_back(rate(*bfull));
-    prefix_values.push_back(rate(pre));
-    prefix_baselines.push_back(rate(bpre));
+    prefix_values.push_back(rate(*pre));
+    prefix_baselines.push_back(rate(*bpre));
   }
   BenchResult res;
   res.name = "crdt-scan";

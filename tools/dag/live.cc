@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crdt/merger.h"
 #include "crdt/replica.h"
 
 namespace trellis::dag {
@@ -30,8 +31,7 @@ void LiveKeys::load() {
     return;
   }
   key_ = key;
-  priority_ = get_u64be(cursor_.value());
-  value_ = cursor_.value().subspan(8);
+  Winner best = element_of(cursor_.value());
   candidates_ = 1;
   valid_ = true;
   while ((at_entry_ = cursor_.next())) {
@@ -39,15 +39,11 @@ void LiveKeys::load() {
     if (!split_element_key(cursor_.key(), &k, &id) || cursor_.value().size() < 8) break;
     if (k != key_) break;
     ++candidates_;
-    uint64_t p = get_u64be(cursor_.value());
-    ByteView v = cursor_.value().subspan(8);
-    if (p > priority_ ||
-        (p == priority_ &&
-         std::lexicographical_compare(value_.begin(), value_.end(), v.begin(), v.end()))) {
-      priority_ = p;
-      value_ = v;
-    }
+    Winner w = element_of(cursor_.value());
+    if (beats(w, best)) best = w;
   }
+  priority_ = best.priority;
+  value_ = best.value;
 }
 
 }  // namespace trellis::dag
