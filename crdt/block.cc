@@ -1,6 +1,6 @@
 #include "crdt/block.h"
 
-#include <msgpack.hpp>
+#include "crdt/pack.h"
 
 #include <algorithm>
 #include <exception>
@@ -9,33 +9,8 @@ namespace trellis {
 
 namespace {
 
-// Packs raw bytes as msgpack bin.
-void pack_bin(msgpack::packer<msgpack::sbuffer>& pk, ByteView b) {
-  pk.pack_bin(static_cast<uint32_t>(b.size()));
-  pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<uint32_t>(b.size()));
-}
-
-void pack_str(msgpack::packer<msgpack::sbuffer>& pk, std::string_view s) {
-  pk.pack_str(static_cast<uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
-}
-
-// Strings and bins point into the input buffer instead of being copied.
-bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
-
-Result<const msgpack::object_array*> as_array(const msgpack::object& o, const char* what,
-                                              size_t exact = 0) {
-  if (o.type != msgpack::type::ARRAY) return corrupt(std::string(what) + " is not an array");
-  if (exact && o.via.array.size != exact)
-    return corrupt(std::string(what) + " has " + std::to_string(o.via.array.size) +
-                   " fields, expected " + std::to_string(exact));
-  return &o.via.array;
-}
-
-Result<ByteView> as_bin(const msgpack::object& o, const char* what) {
-  if (o.type != msgpack::type::BIN) return corrupt(std::string(what) + " is not binary");
-  return ByteView(reinterpret_cast<const uint8_t*>(o.via.bin.ptr), o.via.bin.size);
-}
+using pack::array;
+using pack::as_bin;
 
 Result<std::string> as_key(const msgpack::object& o) {
   if (o.type != msgpack::type::STR) return corrupt("key is not a string");
@@ -57,7 +32,7 @@ Result<Cid> as_block_cid(const msgpack::object& o, const char* what) {
 }
 
 Result<Block> decode_object(const msgpack::object& root) {
-  auto top = as_array(root, "block");
+  auto top = array(root, "block");
   if (!top) return top.status();
   const auto& f = **top;
   if (f.size == 0 || f.ptr[0].type != msgpack::type::POSITIVE_INTEGER)
@@ -68,7 +43,7 @@ Result<Block> decode_object(const msgpack::object& root) {
   if (f.size != 5) return corrupt("block has " + std::to_string(f.size) + " fields, expected 5");
 
   Block b;
-  auto links = as_array(f.ptr[1], "links");
+  auto links = array(f.ptr[1], "links");
   if (!links) return links.status();
   if ((*links)->size > kMaxLinks)
     return too_large("block has " + std::to_string((*links)->size) + " links, limit " +
@@ -86,16 +61,16 @@ Result<Block> decode_object(const msgpack::object& root) {
     return corrupt("priority is not a positive integer");
   b.delta.priority = f.ptr[2].via.u64;
 
-  auto elems = as_array(f.ptr[3], "elements");
+  auto elems = array(f.ptr[3], "elements");
   if (!elems) return elems.status();
-  auto tombs = as_array(f.ptr[4], "tombstones");
+  auto tombs = array(f.ptr[4], "tombstones");
   if (!tombs) return tombs.status();
   if (size_t{(*elems)->size} + (*tombs)->size > kMaxEntries)
     return too_large("block has more than " + std::to_string(kMaxEntries) + " entries");
 
   b.delta.elements.reserve((*elems)->size);
   for (uint32_t i = 0; i < (*elems)->size; ++i) {
-    auto pair = as_array((*elems)->ptr[i], "element", 2);
+    auto pair = array((*elems)->ptr[i], "element", 2);
     if (!pair) return pair.status();
     auto key = as_key((*pair)->ptr[0]);
     if (!key) return key.status();
@@ -109,7 +84,7 @@ Result<Block> decode_object(const msgpack::object& root) {
 
   b.delta.tombstones.reserve((*tombs)->size);
   for (uint32_t i = 0; i < (*tombs)->size; ++i) {
-    auto pair = as_array((*tombs)->ptr[i], "tombstone", 2);
+    auto pair = array((*tombs)->ptr[i], "tombstone", 2);
     if (!pair) return pair.status();
     auto key = as_key((*pair)->ptr[0]);
     if (!key) return key.status();
@@ -143,22 +118,21 @@ Bytes encode_block(const Block& block) {
   pk.pack_array(5);
   pk.pack_uint64(kBlockVersion);
   pk.pack_array(static_cast<uint32_t>(block.links.size()));
-  for (const auto& l : block.links) pack_bin(pk, l.view());
+  for (const auto& l : block.links) pack::bin(pk, l.view());
   pk.pack_uint64(block.delta.priority);
   pk.pack_array(static_cast<uint32_t>(block.delta.elements.size()));
   for (const auto& e : block.delta.elements) {
     pk.pack_array(2);
-    pack_str(pk, e.key);
-    pack_bin(pk, e.value);
+    pack::str(pk, e.key);
+    pack::bin(pk, e.value);
   }
   pk.pack_array(static_cast<uint32_t>(block.delta.tombstones.size()));
   for (const auto& t : block.delta.tombstones) {
     pk.pack_array(2);
-    pack_str(pk, t.key);
-    pack_bin(pk, t.id.view());
+    pack::str(pk, t.key);
+    pack::bin(pk, t.id.view());
   }
-  const auto* p = reinterpret_cast<const uint8_t*>(buf.data());
-  return Bytes(p, p + buf.size());
+  return pack::to_bytes(buf);
 }
 
 Result<Block> decode_block(ByteView bytes) {
@@ -168,18 +142,8 @@ Result<Block> decode_block(ByteView bytes) {
                      std::to_string(kMaxBlockBytes));
   // Bounds for the parser itself: counts, sizes and nesting depth.
   msgpack::unpack_limit limit(kMaxEntries, 0, kMaxKeyBytes * 4, kMaxValueBytes, 0, 4);
-  try {
-    std::size_t off = 0;
-    msgpack::object_handle oh = msgpack::unpack(reinterpret_cast<const char*>(bytes.data()),
-                                                bytes.size(), off, reference_all, nullptr, limit);
-    if (off != bytes.size())
-      return corrupt("block has " + std::to_string(bytes.size() - off) + " trailing bytes");
-    return decode_object(oh.get());
-  } catch (const msgpack::insufficient_bytes&) {
-    return corrupt("block is truncated");
-  } catch (const std::exception& e) {
-    return corrupt(std::string("block is not valid msgpack: ") + e.what());
-  }
+  return pack::decode(bytes, limit, "block",
+                      [](const msgpack::object& root) { return decode_object(root); });
 }
 
 size_t element_wire_size(const Element& e) { return e.key.size() + e.value.size() + 12; }
