@@ -124,6 +124,9 @@ class Replica {
   // ---- remote sync ----
   // Heads announced by `peer`: returns the ones not stored yet, to fetch.
   Result<std::vector<Want>> on_heads(std::string_view peer, std::span<const Cid> heads);
+  // Heads from several announcements at once (one transaction), each with
+  // the peer that announced it.
+  Result<std::vector<Want>> on_heads(std::span<const Want> heads);
   // Fetched blocks. Each is hashed and checked against its CID, decoded,
   // stored and merged as soon as its links are; one transaction per call
   // (plus one per merge_budget blocks of cascade).

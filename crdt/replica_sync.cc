@@ -78,16 +78,23 @@ Result<std::vector<Want>> Replica::on_heads(std::string_view peer, std::span<con
   if (heads.size() > kMaxLinks)
     return too_large("announcement has " + std::to_string(heads.size()) + " heads, limit " +
                      std::to_string(kMaxLinks));
-  for (const auto& h : heads) TRELLIS_TRY(check_block_cid(h));
+  std::vector<Want> announced;
+  announced.reserve(heads.size());
+  for (const auto& h : heads) announced.push_back({h, std::string(peer)});
+  return on_heads(announced);
+}
+
+Result<std::vector<Want>> Replica::on_heads(std::span<const Want> heads) {
+  for (const auto& h : heads) TRELLIS_TRY(check_block_cid(h.cid));
   // Heads we already store are the common case (rebroadcasts): look first
   // with a read transaction and write only when something is new.
   std::vector<Want> out;
   bool fresh = false;
   TRELLIS_TRY(store_->read([&](const Txn& txn) {
     for (const auto& h : heads) {
-      if (txn.has(store_->dbs().blocks, h.view())) continue;
-      fresh = fresh || !txn.has(store_->dbs().wants, h.view());
-      out.push_back({h, std::string(peer)});
+      if (txn.has(store_->dbs().blocks, h.cid.view())) continue;
+      fresh = fresh || !txn.has(store_->dbs().wants, h.cid.view());
+      out.push_back(h);
     }
     return Status::ok();
   }));
@@ -95,7 +102,7 @@ Result<std::vector<Want>> Replica::on_heads(std::string_view peer, std::span<con
   TRELLIS_TRY(store_->write([&](Txn& txn) {
     for (const auto& w : out)
       if (!txn.has(store_->dbs().wants, w.cid.view()))
-        TRELLIS_TRY(txn.put(store_->dbs().wants, w.cid.view(), as_bytes(peer)));
+        TRELLIS_TRY(txn.put(store_->dbs().wants, w.cid.view(), as_bytes(w.peer)));
     return Status::ok();
   }));
   return out;

@@ -12,6 +12,8 @@ const char* code_name(Code c) {
     case Code::io_error: return "i/o error";
     case Code::busy: return "busy";
     case Code::unsupported: return "unsupported";
+    case Code::denied: return "denied";
+    case Code::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -12,6 +12,7 @@
 
 namespace trellis {
 
+// The numeric values travel in RPC responses (net/wire.h): append only.
 enum class Code {
   ok,
   invalid_argument,  // the caller passed something malformed
@@ -21,6 +22,8 @@ enum class Code {
   io_error,          // the storage layer failed
   busy,              // another process holds what we need
   unsupported,       // a valid but unsupported version or codec
+  denied,            // the caller may not do this (policy, trust)
+  unavailable,       // a peer or service is gone, or did not answer in time
 };
 
 const char* code_name(Code c);

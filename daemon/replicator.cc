@@ -1,0 +1,266 @@
+#include "daemon/replicator.h"
+
+#include <boost/asio/post.hpp>
+
+#include <memory>
+
+#include "crdt/subdag.h"
+#include "net/exchange.h"
+
+namespace trellis {
+
+using net::awaitable;
+
+namespace {
+
+// Heads buffered before they are recorded regardless of the event loop.
+constexpr size_t kMaxHeard = 4096;
+
+// A blocks.get answer stops growing past this (one block always fits).
+constexpr size_t kGetResponseBytes = size_t{1} << 20;
+
+std::vector<Cid> cids_of(std::span<const Want> wants) {
+  std::vector<Cid> out;
+  out.reserve(wants.size());
+  for (const auto& w : wants) out.push_back(w.cid);
+  return out;
+}
+
+}  // namespace
+
+Replicator::Replicator(net::Node& node, Replica& replica, ReplicatorOptions opts)
+    : node_(node),
+      replica_(replica),
+      opts_(opts),
+      wake_(node.io().get_executor()),
+      tick_timer_(node.io()) {}
+
+Status Replicator::start() {
+  TRELLIS_TRY(node_.subscribe(std::string(kHeadsTopic),
+                              [this](const net::PubsubMessage& m, const net::PeerId&) {
+                                on_heads_message(m);
+                              }));
+  // Heads count only from trusted peers (issue: collaborative clusters).
+  TRELLIS_TRY(node_.set_validator(std::string(kHeadsTopic),
+                                  [this](const net::PubsubMessage& m, const net::PeerId&) {
+                                    return node_.trusted(m.origin);
+                                  }));
+  node_.handle("heads", net::Policy::open, [this](net::ServerCall&) -> awaitable<Result<Bytes>> {
+    auto heads = replica_.heads();
+    if (!heads) co_return heads.status();
+    co_return net::encode_cids(*heads);
+  });
+  node_.handle(
+      "blocks.get", net::Policy::open,
+      [this](net::ServerCall& call) -> awaitable<Result<Bytes>> { co_return serve_get(call.body()); },
+      net::Lane::bulk);
+  node_.handle(
+      "blocks.subdag", net::Policy::open,
+      [this](net::ServerCall& call) { return serve_subdag(call); }, net::Lane::bulk);
+  node_.on_peer([this](const net::PeerId&, bool up) {
+    if (up) kick();
+  });
+  net::asio::co_spawn(node_.io(), tick_loop(), net::asio::detached);
+  net::asio::co_spawn(node_.io(), fetch_loop(), net::asio::detached);
+  return Status::ok();
+}
+
+void Replicator::stop() {
+  stopped_ = true;
+  tick_timer_.cancel();
+  wake_.notify();
+}
+
+void Replicator::announce() {
+  if (announce_posted_) return;
+  announce_posted_ = true;
+  net::asio::post(node_.io(), [this] {
+    announce_posted_ = false;
+    if (!stopped_) publish_heads();
+  });
+}
+
+void Replicator::publish_heads() {
+  auto heads = replica_.heads();
+  if (!heads || heads->empty()) return;
+  if (heads->size() > net::kMaxHeads) heads->resize(net::kMaxHeads);
+  if (Status st = node_.publish(kHeadsTopic, net::encode_cids(*heads)); !st && log)
+    log("cannot publish heads: " + st.message());
+}
+
+void Replicator::kick() { wake_.notify(); }
+
+awaitable<void> Replicator::tick_loop() {
+  while (!stopped_) {
+    tick_timer_.expires_after(opts_.tick_interval);
+    net::error_code ec;
+    co_await tick_timer_.async_wait(net::with_ec(ec));
+    if (stopped_) break;
+    if (!replica_.tick(std::chrono::steady_clock::now()).empty()) publish_heads();
+    kick();  // retries wants that stalled
+  }
+}
+
+void Replicator::on_heads_message(const net::PubsubMessage& m) {
+  ++counters_.heads_received;
+  auto heads = net::decode_cids(m.data, net::kMaxHeads);
+  if (!heads) {
+    if (log) log("bad heads from " + m.origin.to_string() + ": " + heads.status().message());
+    return;
+  }
+  bool first = heard_.empty();
+  for (const auto& h : *heads) heard_.push_back({h, m.origin.to_string()});
+  if (heard_.size() >= kMaxHeard) flush_heads();
+  else if (first) net::asio::post(node_.io(), [this] { flush_heads(); });
+}
+
+void Replicator::flush_heads() {
+  if (heard_.empty()) return;
+  auto wants = replica_.on_heads(heard_);
+  heard_.clear();
+  if (!wants) {
+    if (log) log("cannot record heads: " + wants.status().message());
+    return;
+  }
+  if (!wants->empty()) kick();
+}
+
+size_t Replicator::feed(std::vector<IncomingBlock>& blocks) {
+  auto r = replica_.on_blocks(blocks, Accept::wanted);
+  if (!r) {
+    if (log) log("cannot store fetched blocks: " + r.status().message());
+    return 0;
+  }
+  counters_.rejected_blocks += r->rejected.size();
+  if (log && !r->rejected.empty())
+    log(std::to_string(r->rejected.size()) + " fetched blocks rejected, first: " +
+        r->rejected.front());
+  return r->stored;
+}
+
+net::PeerId Replicator::pick_peer(const Want& w) {
+  if (auto hint = net::PeerId::parse(w.peer); hint && node_.is_connected(*hint)) return *hint;
+  auto peers = node_.connected();
+  if (peers.empty()) return {};
+  return peers[rotate_++ % peers.size()];
+}
+
+awaitable<void> Replicator::fetch_loop() {
+  while (!stopped_) {
+    auto wants = replica_.wants(net::kMaxRoots);
+    if (!wants || wants->empty() || node_.connected().empty()) {
+      syncing_ = false;
+      co_await wake_.wait();
+      continue;
+    }
+    syncing_ = true;
+    bool progress = false;
+    if (opts_.use_subdag) {
+      auto peer = pick_peer(wants->front());
+      if (!peer.is_empty()) progress = co_await stream_from(peer, cids_of(*wants));
+    }
+    if (!progress) progress = co_await get_round(std::move(*wants));
+    if (!progress) co_await wake_.wait();  // next tick or new heads
+  }
+}
+
+awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid> roots) {
+  auto haves = sample_haves(replica_.store(), net::kMaxHaves);
+  net::SubdagRequest req{std::move(roots), haves ? std::move(*haves) : std::vector<Cid>{},
+                         net::kMaxSubdagBlocks};
+  ++counters_.streams;
+  size_t stored = 0;
+  auto res = co_await node_.call(peer, "blocks.subdag", net::encode_subdag_request(req),
+                                 opts_.call_timeout, [&](ByteView item) -> Status {
+                                   auto blocks = net::decode_blocks(item);
+                                   if (!blocks) return blocks.status();
+                                   counters_.stream_blocks += blocks->size();
+                                   stored += feed(*blocks);
+                                   return Status::ok();
+                                 });
+  if (!res && log) log("sub-DAG stream from " + peer.to_string() + ": " + res.status().message());
+  co_return stored > 0;
+}
+
+awaitable<size_t> Replicator::get_from(const net::PeerId& peer, std::vector<Cid> cids) {
+  ++counters_.gets;
+  auto res = co_await node_.call(peer, "blocks.get", net::encode_cids(cids), opts_.call_timeout);
+  if (!res) co_return 0;
+  auto blocks = net::decode_blocks(*res);
+  if (!blocks) {
+    if (log) log("bad blocks.get answer from " + peer.to_string() + ": " +
+                 blocks.status().message());
+    co_return 0;
+  }
+  counters_.get_blocks += blocks->size();
+  co_return feed(*blocks);
+}
+
+awaitable<bool> Replicator::get_round(std::vector<Want> wants) {
+  // Batches of get_batch CIDs, at most parallel_gets calls in flight.
+  struct Round {
+    explicit Round(const net::asio::any_io_executor& ex) : done(ex) {}
+    size_t running = 0, stored = 0;
+    net::Signal done;
+  };
+  auto round = std::make_shared<Round>(node_.io().get_executor());
+  for (size_t at = 0; at < wants.size() && !stopped_; at += opts_.get_batch) {
+    while (round->running >= opts_.parallel_gets) co_await round->done.wait();
+    auto peer = pick_peer(wants[at]);
+    if (peer.is_empty()) break;
+    size_t end = std::min(wants.size(), at + opts_.get_batch);
+    std::vector<Cid> batch;
+    for (size_t i = at; i < end; ++i) batch.push_back(wants[i].cid);
+    ++round->running;
+    net::asio::co_spawn(
+        node_.io(),
+        [this, round, peer, batch = std::move(batch)]() mutable -> awaitable<void> {
+          round->stored += co_await get_from(peer, std::move(batch));
+          --round->running;
+          round->done.notify();
+        },
+        net::asio::detached);
+  }
+  while (round->running > 0) co_await round->done.wait();
+  co_return round->stored > 0;
+}
+
+Result<Bytes> Replicator::serve_get(ByteView body) {
+  auto cids = net::decode_cids(body, net::kMaxGetCids);
+  if (!cids) return cids.status();
+  std::vector<IncomingBlock> out;
+  size_t bytes = 0;
+  TRELLIS_TRY(replica_.store().read([&](const Txn& txn) {
+    for (const auto& c : *cids) {
+      if (bytes >= kGetResponseBytes) break;
+      auto b = txn.get(replica_.store().dbs().blocks, c.view());
+      if (!b) continue;
+      bytes += b->size();
+      out.push_back({c, Bytes(b->begin(), b->end())});
+    }
+    return Status::ok();
+  }));
+  counters_.served_blocks += out.size();
+  return net::encode_blocks(out);
+}
+
+awaitable<Result<Bytes>> Replicator::serve_subdag(net::ServerCall& call) {
+  auto req = net::decode_subdag_request(call.body());
+  if (!req) co_return req.status();
+  ++counters_.served_streams;
+  SubdagWalk walk(req->roots, req->haves, req->max_blocks);
+  std::vector<IncomingBlock> out;
+  for (bool more = true; more;) {
+    out.clear();
+    auto r = walk.next(replica_.store(), out, net::kStreamItemBytes, net::kMaxBlocksPerItem);
+    if (!r) co_return r.status();
+    more = *r;
+    if (out.empty()) break;
+    counters_.served_blocks += out.size();
+    if (!co_await call.send(net::encode_blocks(out)))
+      co_return Status(Code::unavailable, "caller went away");
+  }
+  co_return net::encode_count(walk.sent());
+}
+
+}  // namespace trellis

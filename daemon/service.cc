@@ -1,0 +1,178 @@
+#include "daemon/service.h"
+
+#include <sodium.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace trellis {
+
+using json = nlohmann::json;
+
+Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const std::string& dir,
+                                               Log log) {
+  std::unique_ptr<Service> s(new Service());
+  s->dir_ = dir;
+  s->log_ = std::move(log);
+  auto cfg = DaemonConfig::load(config_path(dir));
+  if (!cfg) return cfg.status();
+  s->config_ = std::move(*cfg);
+  auto id = net::Identity::load(identity_path(dir));
+  if (!id) return id.status();
+  ReplicaOptions ro;
+  ro.sync = s->config_.sync_writes;
+  ro.rebroadcast_interval = std::chrono::milliseconds(s->config_.rebroadcast_ms);
+  auto replica = Replica::open(state_path(dir), ro);
+  if (!replica) return replica.status();
+  s->replica_ = std::move(*replica);
+
+  net::NodeOptions no;
+  no.listen = s->config_.listen;
+  no.bootstrap = s->config_.bootstrap;
+  no.peerstore_path = peerstore_path(dir);
+  no.max_connections = s->config_.max_connections;
+  no.log = s->log_;
+  no.peerstore.seed = randombytes_random();
+  no.pubsub.seed = randombytes_random();
+  s->node_ = std::make_unique<net::Node>(io, std::move(*id), s->config_.secret, std::move(no));
+  s->replicator_ = std::make_unique<Replicator>(*s->node_, *s->replica_);
+  s->replicator_->log = s->log_;
+  s->control_ = std::make_unique<ControlServer>(
+      io, control_path(dir), [raw = s.get()](const std::string& line) { return raw->command(line); });
+  return s;
+}
+
+Status Service::start() {
+  TRELLIS_TRY(node_->start());
+  TRELLIS_TRY(replicator_->start());
+  TRELLIS_TRY(control_->start());
+  return Status::ok();
+}
+
+void Service::stop() {
+  control_->stop();
+  replicator_->stop();
+  node_->stop();
+}
+
+namespace {
+
+std::string error_reply(const std::string& what) {
+  return json{{"ok", false}, {"error", what}}.dump();
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+std::string Service::command(const std::string& line) {
+  auto w = words(line);
+  if (w.empty()) return error_reply("empty command; try: help");
+  const std::string& cmd = w[0];
+  if (cmd == "info") return info();
+  if (cmd == "get" && w.size() == 2) {
+    auto v = replica_->get(w[1]);
+    if (!v) return error_reply(v.status().to_string());
+    json j{{"ok", true}, {"found", v->has_value()}};
+    if (*v) j["value"] = std::string(as_chars(**v));
+    return j.dump();
+  }
+  if (cmd == "put" || cmd == "del" || cmd == "load") return write(line);
+  return error_reply("unknown command \"" + line +
+                     "\"; commands: info, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH]");
+}
+
+std::string Service::write(const std::string& line) {
+  auto w = words(line);
+  Result<Cid> cid = Status(Code::invalid_argument, "usage: put KEY VALUE | del KEY | load N PREFIX [BATCH]");
+  size_t commits = 0;
+  if (w[0] == "put" && w.size() == 3) {
+    cid = replica_->put(w[1], as_bytes(w[2]));
+    commits = 1;
+  } else if (w[0] == "del" && w.size() == 2) {
+    cid = replica_->remove(w[1]);
+    commits = 1;
+  } else if (w[0] == "load" && (w.size() == 3 || w.size() == 4)) {
+    // N writes "PREFIX-i" = "v-i", BATCH per commit (default 1).
+    size_t n = 0, batch = 1;
+    auto num = [](const std::string& t, size_t& out) {
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+      return ec == std::errc() && p == t.data() + t.size();
+    };
+    if (!num(w[1], n) || (w.size() == 4 && (!num(w[3], batch) || batch == 0)))
+      return error_reply("load: N and BATCH must be positive integers");
+    Batch b;
+    for (size_t i = 0; i < n; ++i) {
+      std::string v = "v-" + std::to_string(i);
+      if (Status st = b.put(w[2] + "-" + std::to_string(i), as_bytes(v)); !st)
+        return error_reply(st.to_string());
+      if (b.size() == batch || i + 1 == n) {
+        cid = replica_->commit(b);
+        if (!cid) break;
+        ++commits;
+        replicator_->announce();
+        b = Batch();
+      }
+    }
+  }
+  if (!cid) return error_reply(cid.status().to_string());
+  replicator_->announce();
+  return json{{"ok", true}, {"cid", cid->to_string()}, {"commits", commits}}.dump();
+}
+
+std::string Service::info() {
+  auto ri = replica_->info();
+  if (!ri) return error_reply(ri.status().to_string());
+  // A digest of the whole state: equal digests mean equal key/value sets.
+  crypto_hash_sha256_state h;
+  crypto_hash_sha256_init(&h);
+  size_t keys = 0;
+  Status st = replica_->scan("", [&](std::string_view k, ByteView v) {
+    uint64_t lens[2] = {k.size(), v.size()};
+    crypto_hash_sha256_update(&h, reinterpret_cast<const uint8_t*>(lens), sizeof lens);
+    crypto_hash_sha256_update(&h, reinterpret_cast<const uint8_t*>(k.data()), k.size());
+    crypto_hash_sha256_update(&h, v.data(), v.size());
+    ++keys;
+    return true;
+  });
+  if (!st) return error_reply(st.to_string());
+  uint8_t digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&h, digest);
+  json heads = json::array();
+  for (const auto& [cid, height] : ri->heads) heads.push_back(cid.to_string());
+  json peers = json::array();
+  for (const auto& p : node_->connected()) peers.push_back(p.to_string());
+  json listen = json::array();
+  for (const auto& a : node_->listen_addrs()) listen.push_back(a.to_string());
+  const auto& c = replicator_->counters();
+  return json{{"ok", true},
+              {"peer", node_->id().to_string()},
+              {"listen", listen},
+              {"peers", peers},
+              {"heads", heads},
+              {"max_height", ri->max_height},
+              {"blocks", ri->blocks},
+              {"merged", ri->merged},
+              {"pending", ri->pending},
+              {"wants", ri->wants},
+              {"keys", keys},
+              {"state", to_hex(ByteView(digest, sizeof digest))},
+              {"syncing", replicator_->syncing()},
+              {"streams", c.streams},
+              {"stream_blocks", c.stream_blocks},
+              {"gets", c.gets},
+              {"get_blocks", c.get_blocks},
+              {"rejected_blocks", c.rejected_blocks},
+              {"pubsub_accepted", node_->pubsub_counters().accepted},
+              {"pubsub_duplicates", node_->pubsub_counters().duplicates},
+              {"pubsub_published", node_->pubsub_counters().published}}
+      .dump();
+}
+
+}  // namespace trellis

@@ -1,0 +1,158 @@
+// trellisd: a Trellis peer. This first version replicates a key-value state
+// between peers; pinning and the HTTP APIs come later.
+#include <sys/stat.h>
+
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "daemon/service.h"
+
+namespace {
+
+using namespace trellis;
+
+const char* kUsage = R"(trellisd — a Trellis peer
+
+Usage:
+  trellisd init [--dir DIR] [--listen ADDR]... [--bootstrap ADDR]... [--secret HEX]
+                [--rebroadcast-ms N] [--no-sync]
+      Creates DIR (default ~/.trellis): a new identity, a config with a new
+      cluster secret (or the one given: every member needs the same), the
+      listen addresses (default /ip4/0.0.0.0/tcp/9096) and bootstrap peers
+      (/ip4/A.B.C.D/tcp/PORT/p2p/12D3KooW…). Refuses to overwrite.
+  trellisd run [--dir DIR]
+      Runs the peer until SIGINT/SIGTERM. Prints its peer ID and addresses.
+  trellisd ctl [--dir DIR] COMMAND...
+      Sends a command to the running peer and prints its JSON reply:
+      info | get KEY | put KEY VALUE | del KEY | load N PREFIX [BATCH]
+  trellisd id [--dir DIR]
+      Prints the peer ID.
+)";
+
+void log_line(const std::string& line) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%H:%M:%S", std::localtime(&t));
+  std::fprintf(stderr, "%s %s\n", ts, line.c_str());
+}
+
+int fail(const std::string& why) {
+  std::fprintf(stderr, "trellisd: %s\n", why.c_str());
+  return 1;
+}
+
+std::string default_dir() {
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.trellis";
+}
+
+int cmd_init(const std::string& dir, const std::vector<std::string>& args) {
+  DaemonConfig cfg;
+  cfg.secret = net::ClusterSecret::generate();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw std::runtime_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--listen" || a == "--bootstrap") {
+      auto m = net::Multiaddr::parse(value());
+      if (!m) return fail(a + ": " + m.status().message());
+      if (a == "--bootstrap" && !m->has_peer())
+        return fail("--bootstrap " + m->to_string() + " needs /p2p/<peer ID>");
+      (a == "--listen" ? cfg.listen : cfg.bootstrap).push_back(*m);
+    } else if (a == "--secret") {
+      auto s = net::ClusterSecret::parse_hex(value());
+      if (!s) return fail("--secret: " + s.status().message());
+      cfg.secret = *s;
+    } else if (a == "--rebroadcast-ms") {
+      cfg.rebroadcast_ms = std::stoull(value());
+    } else if (a == "--no-sync") {
+      cfg.sync_writes = false;
+    } else {
+      return fail("unknown option " + a + " (see trellisd --help)");
+    }
+  }
+  if (cfg.listen.empty()) cfg.listen.push_back(*net::Multiaddr::parse("/ip4/0.0.0.0/tcp/9096"));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail("cannot create " + dir + ": " + std::strerror(errno));
+  if (::access(config_path(dir).c_str(), F_OK) == 0 ||
+      ::access(identity_path(dir).c_str(), F_OK) == 0)
+    return fail(dir + " already holds a peer; refusing to overwrite it");
+  auto id = net::Identity::generate();
+  if (Status st = id.save(identity_path(dir)); !st) return fail(st.message());
+  if (Status st = cfg.save(config_path(dir)); !st) return fail(st.message());
+  std::printf("initialised %s\npeer ID %s\nsecret %s\n", dir.c_str(), id.id().to_string().c_str(),
+              cfg.secret.to_hex().c_str());
+  return 0;
+}
+
+int cmd_run(const std::string& dir) {
+  net::asio::io_context io;
+  auto svc = Service::open(io, dir, log_line);
+  if (!svc) return fail(svc.status().message());
+  if (Status st = (*svc)->start(); !st) return fail(st.message());
+  for (const auto& a : (*svc)->node().listen_addrs())
+    std::printf("listening on %s\n", a.to_string().c_str());
+  std::printf("ready %s\n", (*svc)->node().id().to_string().c_str());
+  std::fflush(stdout);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const net::error_code& ec, int sig) {
+    if (ec) return;
+    log_line(std::string("shutting down (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
+    (*svc)->stop();
+  });
+  io.run();
+  return 0;
+}
+
+int cmd_ctl(const std::string& dir, const std::vector<std::string>& args) {
+  if (args.empty()) return fail("ctl needs a command (see trellisd --help)");
+  std::string line;
+  for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+  auto reply = control_request(control_path(dir), line);
+  if (!reply) return fail(reply.status().message());
+  std::printf("%s\n", reply->c_str());
+  return reply->find("\"ok\":true") != std::string::npos ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, stdout);
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  std::string dir = default_dir();
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--dir") {
+      dir = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+      break;
+    }
+  }
+  try {
+    if (cmd == "init") return cmd_init(dir, args);
+    if (cmd == "run") return cmd_run(dir);
+    if (cmd == "ctl") return cmd_ctl(dir, args);
+    if (cmd == "id") {
+      auto id = net::Identity::load(identity_path(dir));
+      if (!id) return fail(id.status().message());
+      std::printf("%s\n", id->id().to_string().c_str());
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  return fail("unknown command " + cmd + " (see trellisd --help)");
+}
