@@ -2,6 +2,7 @@
 
 #include "crdt/block.h"
 #include "crdt/pack.h"
+#include "net/wire.h"
 
 namespace trellis::net {
 
@@ -125,6 +126,48 @@ Result<SubdagRequest> decode_subdag_request(ByteView body) {
                         r.haves = std::move(*haves);
                         r.max_blocks = std::min<uint64_t>(*max, kMaxSubdagBlocks);
                         return r;
+                      });
+}
+
+Bytes encode_exchange(const std::vector<ExchangeEntry>& entries) {
+  msgpack::sbuffer buf;
+  pack::Packer pk(buf);
+  pk.pack_array(static_cast<uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    pk.pack_array(2);
+    pack::bin(pk, e.id.bytes());
+    pk.pack_array(static_cast<uint32_t>(e.addrs.size()));
+    for (const auto& a : e.addrs) pack::str(pk, a.to_string());
+  }
+  return pack::to_bytes(buf);
+}
+
+// Entries that fail to parse are skipped; the bounds are the peer store's.
+Result<std::vector<ExchangeEntry>> decode_exchange(ByteView bytes, size_t max_entries,
+                                                   size_t max_addrs) {
+  msgpack::unpack_limit limit(std::max(max_entries, max_addrs), 0, kMaxAddrBytes, 64, 0, 3);
+  return pack::decode(bytes, limit, "peer exchange",
+                      [&](const msgpack::object& root) -> Result<std::vector<ExchangeEntry>> {
+                        auto list = pack::array(root, "peer exchange");
+                        if (!list) return list.status();
+                        std::vector<ExchangeEntry> out;
+                        for (uint32_t i = 0; i < (*list)->size && i < max_entries; ++i) {
+                          auto pair = pack::array((*list)->ptr[i], "peer entry", 2);
+                          if (!pair) continue;
+                          auto idb = pack::as_bin((*pair)->ptr[0], "peer id");
+                          auto addrs = pack::array((*pair)->ptr[1], "peer addresses");
+                          if (!idb || !addrs) continue;
+                          auto id = PeerId::from_bytes(*idb);
+                          if (!id) continue;
+                          ExchangeEntry e{*id, {}};
+                          for (uint32_t k = 0; k < (*addrs)->size && k < max_addrs; ++k) {
+                            auto s = pack::as_str((*addrs)->ptr[k], "address");
+                            if (!s) continue;
+                            if (auto a = Multiaddr::parse(*s)) e.addrs.push_back(*a);
+                          }
+                          out.push_back(std::move(e));
+                        }
+                        return out;
                       });
 }
 

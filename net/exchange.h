@@ -1,4 +1,4 @@
-// Bodies of the block exchange methods and the heads topic (sans-I/O).
+// Bodies of the built-in methods and the heads topic (sans-I/O).
 //
 //   blocks.get     request: [cid…] (≤ kMaxGetCids)
 //                  response: [[cid, bytes]…] for the blocks the callee holds
@@ -7,6 +7,7 @@
 //                  response: blocks sent (uint)
 //   heads          request: empty; response: [cid…] (≤ kMaxHeads)
 //   topic heads    data: [cid…] (≤ kMaxHeads): the publisher's heads
+//   peers.exchange request and response: [[peer ID bytes, [multiaddr…]]…]
 //
 // CIDs travel as their binary form. Decoders are bounded and strict; a
 // block's bytes are checked against its CID by the replica, not here.
@@ -17,6 +18,7 @@
 
 #include "crdt/cid.h"
 #include "crdt/replica.h"
+#include "net/peerstore.h"
 
 namespace trellis::net {
 
@@ -44,5 +46,11 @@ Result<uint64_t> decode_count(ByteView body);
 
 Bytes encode_subdag_request(const SubdagRequest& r);
 Result<SubdagRequest> decode_subdag_request(ByteView body);
+
+// Peer exchange: entries that do not parse are skipped, not fatal; at most
+// max_entries entries and max_addrs addresses each are read.
+Bytes encode_exchange(const std::vector<ExchangeEntry>& entries);
+Result<std::vector<ExchangeEntry>> decode_exchange(ByteView bytes, size_t max_entries,
+                                                   size_t max_addrs);
 
 }  // namespace trellis::net

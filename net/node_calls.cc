@@ -1,6 +1,7 @@
 // Node: peer RPC (both sides), pubsub plumbing and the built-in methods.
 #include "crdt/pack.h"
 #include "net/node.h"
+#include "net/exchange.h"
 #include "net/node_internal.h"
 
 namespace trellis::net {
@@ -153,52 +154,6 @@ void Node::on_publish(const std::shared_ptr<Connection>& c, Publish&& p) {
 }
 
 // ---- built-in methods ----
-
-namespace {
-
-Bytes encode_exchange(const std::vector<ExchangeEntry>& entries) {
-  msgpack::sbuffer buf;
-  pack::Packer pk(buf);
-  pk.pack_array(static_cast<uint32_t>(entries.size()));
-  for (const auto& e : entries) {
-    pk.pack_array(2);
-    pack::bin(pk, e.id.bytes());
-    pk.pack_array(static_cast<uint32_t>(e.addrs.size()));
-    for (const auto& a : e.addrs) pack::str(pk, a.to_string());
-  }
-  return pack::to_bytes(buf);
-}
-
-// Entries that fail to parse are skipped; the bounds are the peer store's.
-Result<std::vector<ExchangeEntry>> decode_exchange(ByteView bytes, size_t max_entries,
-                                                   size_t max_addrs) {
-  msgpack::unpack_limit limit(std::max(max_entries, max_addrs), 0, kMaxAddrBytes, 64, 0, 3);
-  return pack::decode(bytes, limit, "peer exchange",
-                      [&](const msgpack::object& root) -> Result<std::vector<ExchangeEntry>> {
-                        auto list = pack::array(root, "peer exchange");
-                        if (!list) return list.status();
-                        std::vector<ExchangeEntry> out;
-                        for (uint32_t i = 0; i < (*list)->size && i < max_entries; ++i) {
-                          auto pair = pack::array((*list)->ptr[i], "peer entry", 2);
-                          if (!pair) continue;
-                          auto idb = pack::as_bin((*pair)->ptr[0], "peer id");
-                          auto addrs = pack::array((*pair)->ptr[1], "peer addresses");
-                          if (!idb || !addrs) continue;
-                          auto id = PeerId::from_bytes(*idb);
-                          if (!id) continue;
-                          ExchangeEntry e{*id, {}};
-                          for (uint32_t k = 0; k < (*addrs)->size && k < max_addrs; ++k) {
-                            auto s = pack::as_str((*addrs)->ptr[k], "address");
-                            if (!s) continue;
-                            if (auto a = Multiaddr::parse(*s)) e.addrs.push_back(*a);
-                          }
-                          out.push_back(std::move(e));
-                        }
-                        return out;
-                      });
-}
-
-}  // namespace
 
 awaitable<void> Node::exchange_peers(PeerId peer) {
   auto mine = encode_exchange(peers_.exchange_snapshot(peer));

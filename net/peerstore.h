@@ -148,10 +148,10 @@ class PeerStore {
   Status save(const std::string& path) const;
   // Replaces the contents with the file's, or leaves the store unchanged and
   // returns not_found (no file), io_error, too_large, unsupported (a newer
-  // version) or corrupt (naming the entry and field at fault). The caller logs it and carries on. Loaded
-  // peers are idle and due at once; "bootstrap" entries load as "exchange",
-  // since the config is the only authority on bootstrap peers (the daemon
-  // re-adds them after load()).
+  // version) or corrupt (naming the entry and field at fault). The caller
+  // logs it and carries on. Loaded peers are idle and due at once;
+  // "bootstrap" entries load as "exchange", since the config is the only
+  // authority on bootstrap peers (the daemon re-adds them after load()).
   Status load(const std::string& path, WallTime now);
 
   const PeerRecord* find(const PeerId& id) const;
