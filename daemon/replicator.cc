@@ -57,8 +57,10 @@ Status Replicator::start() {
   node_.handle(
       "blocks.subdag", net::Policy::open,
       [this](net::ServerCall& call) { return serve_subdag(call); }, net::Lane::bulk);
-  node_.on_peer([this](const net::PeerId&, bool up) {
-    if (up) kick();
+  // A new neighbour's heads are asked for at once instead of waiting for
+  // its next rebroadcast: a joining peer starts syncing immediately.
+  node_.on_peer([this](const net::PeerId& peer, bool up) {
+    if (up) net::asio::co_spawn(node_.io(), ask_heads(peer), net::asio::detached);
   });
   net::asio::co_spawn(node_.io(), tick_loop(), net::asio::detached);
   net::asio::co_spawn(node_.io(), fetch_loop(), net::asio::detached);
@@ -89,6 +91,15 @@ void Replicator::publish_heads() {
 }
 
 void Replicator::kick() { wake_.notify(); }
+
+awaitable<void> Replicator::ask_heads(net::PeerId peer) {
+  auto res = co_await node_.call(peer, "heads", {}, opts_.call_timeout);
+  if (!res || stopped_) co_return;
+  auto heads = net::decode_cids(*res, net::kMaxHeads);
+  if (!heads) co_return;
+  for (const auto& h : *heads) heard_.push_back({h, peer.to_string()});
+  flush_heads();
+}
 
 awaitable<void> Replicator::tick_loop() {
   while (!stopped_) {
@@ -160,7 +171,7 @@ awaitable<void> Replicator::fetch_loop() {
       if (!peer.is_empty()) progress = co_await stream_from(peer, cids_of(*wants));
     }
     if (!progress) progress = co_await get_round(std::move(*wants));
-    if (!progress) co_await wake_.wait();  // next tick or new heads
+    if (!progress && !stopped_) co_await wake_.wait();  // next tick or new heads
   }
 }
 

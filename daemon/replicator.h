@@ -57,6 +57,7 @@ class Replicator {
  private:
   net::awaitable<void> tick_loop();
   net::awaitable<void> fetch_loop();
+  net::awaitable<void> ask_heads(net::PeerId peer);
   net::awaitable<bool> stream_from(const net::PeerId& peer, std::vector<Cid> roots);
   net::awaitable<size_t> get_from(const net::PeerId& peer, std::vector<Cid> cids);
   net::awaitable<bool> get_round(std::vector<Want> wants);

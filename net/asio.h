@@ -7,6 +7,17 @@
 
 #include <utility>
 
+// g++ 12 reports a false -Wmismatched-new-delete at the end of coroutines
+// whose frames Asio allocates (its frame operator new/delete recycle memory
+// through thread_info_base, and g++ pairs the inlined ::operator new with the
+// frame's sized operator delete). Which functions it fires on depends on
+// inlining, so it breaks -Werror builds at random (every ASan build of
+// net/connection.cc, for one). Off for the rest of each file that includes
+// this header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

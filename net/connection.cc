@@ -111,6 +111,19 @@ awaitable<Status> Connection::handshake() {
   }
   auto session = hs.finish();
   if (!session) co_return session.status();
+  if (outbound_) {
+    // XX ends with our message, and a responder that refuses it (a wrong
+    // cluster secret fails only there) has not said so yet: without this,
+    // a dialer with the wrong secret would report the peer connected until
+    // the responder hung up. The responder's first transport message (its
+    // Hello), which only a holder of the cluster secret can produce,
+    // confirms the session; until then the connection is not ready.
+    Status st = co_await read_frame(frame);
+    if (st) st = session->decrypt(frame, first_message_.emplace());
+    if (!st)
+      co_return Status(st.code(), "handshake: the peer did not confirm the session (a wrong cluster "
+                                  "secret?): " + st.message());
+  }
   remote_ = session->remote();
   session_.emplace(std::move(*session));
   co_return Status::ok();
@@ -120,11 +133,16 @@ awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
   Bytes frame, plain;
   while (!closed_) {
-    Status st = co_await read_frame(frame);
-    if (st) st = session_->decrypt(frame, plain);
-    if (!st) {
-      close(st);
-      co_return;
+    if (first_message_) {  // read by the handshake (a dialer's confirmation)
+      plain = std::move(*first_message_);
+      first_message_.reset();
+    } else {
+      Status st = co_await read_frame(frame);
+      if (st) st = session_->decrypt(frame, plain);
+      if (!st) {
+        close(st);
+        co_return;
+      }
     }
     auto chunk = receiver_.on_chunk(plain);
     if (!chunk) {

@@ -1,6 +1,8 @@
 // One secure, multiplexed connection to a peer (Boost.Asio, one thread).
 //
-// Lifecycle: start() runs the Noise handshake under a deadline, then a
+// Lifecycle: start() runs the Noise handshake under a deadline (a dialer
+// also waits, under the same deadline, for the responder's first transport
+// message, which confirms that the responder accepted the session), then a
 // reader, a writer and a keep-alive loop. Messages go out through send(),
 // which queues them (bounded) on a lane; a full queue closes the
 // connection. Incoming messages are handed to the Handler in order per
@@ -88,6 +90,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string endpoint_;
   PeerId remote_;
   std::optional<SecureSession> session_;
+  // A dialer's first transport message (plaintext), read by handshake() as
+  // the responder's confirmation and handled first by read_loop().
+  std::optional<Bytes> first_message_;
   MuxSender sender_;
   MuxReceiver receiver_;
   Signal writable_;   // wakes the writer

@@ -88,6 +88,10 @@ void Node::stop() {
     a->close(ec);
   }
   dial_timer_.cancel();
+  for (auto* s : dial_sockets_) {
+    error_code ec;
+    s->close(ec);  // fails the connect at once
+  }
   for (auto c : std::set(handshaking_)) c->close(Status(Code::unavailable, "node stopping"));
   std::vector<std::shared_ptr<Connection>> live;
   for (auto& [id, p] : conns_) live.push_back(p->conn);
@@ -132,6 +136,11 @@ awaitable<void> Node::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
     if (ec) {
       if (stopped_ || ec == asio::error::operation_aborted) co_return;
       log("accept failed: " + ec.message());
+      // Such errors (no descriptors left, say) persist while the connection
+      // waits in the queue, and retrying at once would spin: pause first.
+      asio::steady_timer pause(io_);
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(with_ec(ec));
       continue;
     }
     if (handshaking_.size() >= opts_.max_handshakes || conns_.size() >= opts_.max_connections) {
@@ -198,8 +207,11 @@ awaitable<void> Node::dial_one(DialTarget target) {
         sock.close(ignored);
       }
     });
+    dial_sockets_.insert(&sock);
     co_await asio::async_connect(sock, results, with_ec(ec));
+    dial_sockets_.erase(&sock);
     timeout.cancel();
+    if (stopped_) break;
     if (ec || !sock.is_open()) {
       last_error = addr.to_string() + ": " + (ec ? ec.message() : "timed out");
       continue;
@@ -211,6 +223,7 @@ awaitable<void> Node::dial_one(DialTarget target) {
     co_return;
   }
   dialing_.erase(target.id);
+  if (stopped_) co_return;
   ++counters_.dial_failures;
   peers_.record_failure(target.id, WallClock::now());
   log("cannot reach " + target.id.to_string() + " (" + last_error + ")");
@@ -255,9 +268,14 @@ void Node::adopt(const std::shared_ptr<Connection>& c) {
 
 void Node::on_closed(const std::shared_ptr<Connection>& c, const Status& why) {
   if (handshaking_.erase(c)) {
-    ++counters_.handshake_failures;
     if (c->outbound()) {
       dialing_.erase(c->expected());
+      // Two peers dialed each other and the other connection won the
+      // tie-break (the responder closed ours before confirming it): no failure.
+      if (is_connected(c->expected())) return;
+    }
+    ++counters_.handshake_failures;
+    if (c->outbound()) {
       peers_.record_failure(c->expected(), WallClock::now());
       log("handshake with " + c->expected().to_string() + " at " + c->endpoint() +
           " failed: " + why.message());

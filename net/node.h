@@ -154,6 +154,7 @@ class Node : public ConnectionHandler {
   std::set<std::shared_ptr<Connection>> handshaking_;
   std::map<PeerId, std::unique_ptr<Peer>> conns_;  // one live connection per peer
   std::set<PeerId> dialing_;
+  std::set<tcp::socket*> dial_sockets_;  // connects in flight; stop() closes them
   struct Handler {
     Policy policy;
     Method fn;

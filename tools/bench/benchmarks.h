@@ -16,6 +16,11 @@ Result<BenchResult> run_merge(const Options& opts, const WorkDir& work);
 // Replica::scan("") over a replica of Options::keys keys (keys/s).
 Result<BenchResult> run_scan(const Options& opts, const WorkDir& work);
 
+// A fresh peer syncing a DAG of Options::blocks blocks over loopback (blocks/s).
+Result<BenchResult> run_net_join(const Options& opts, const WorkDir& work);
+// Commit-to-visible-on-5-peers latency, p99 in ms (Options::keys samples).
+Result<BenchResult> run_net_latency(const Options& opts, const WorkDir& work);
+
 // `trellis-bench sim ...`: args are the arguments after "sim". Returns the
 // process exit code.
 int run_sim_command(int argc, char** argv);

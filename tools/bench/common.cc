@@ -23,6 +23,8 @@ nlohmann::ordered_json BenchResult::to_json() const {
   j["value"] = value;
   j["unit"] = unit;
   j["baseline"] = baseline;
+  j["baseline_name"] = baseline_name;
+  if (lower_is_better) j["lower_is_better"] = true;
   j["ratio"] = ratio();
   j["peak_rss_mb"] = peak_rss_mb;
   if (target_value) j["target_value"] = *target_value;
@@ -37,12 +39,13 @@ nlohmann::ordered_json BenchResult::to_json() const {
 
 std::string BenchResult::to_human() const {
   std::string line = fmt::format(
-      "{:<13} {:>11} {:<9} baseline raw-lmdb {:>11} {:<9} ratio {:.2f}   "
+      "{:<13} {:>11} {:<9} baseline {} {:>11} {:<9} ratio {:.2f}   "
       "peak RSS {:.0f} MB",
-      name, grouped(value), unit, grouped(baseline), unit, ratio(), peak_rss_mb);
+      name, grouped(value), unit, baseline_name, grouped(baseline), unit, ratio(), peak_rss_mb);
   if (target_value || target_ratio) {
     std::string t;
-    if (target_value) t += fmt::format("≥{} {}", grouped(*target_value), unit);
+    if (target_value)
+      t += fmt::format("{}{} {}", lower_is_better ? "≤" : "≥", grouped(*target_value), unit);
     if (target_ratio) t += fmt::format("{}ratio ≥{:.2f}", t.empty() ? "" : ", ", *target_ratio);
     line += fmt::format("   target {}: {}", t, target_met() ? "met" : "MISSED");
   }

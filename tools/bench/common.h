@@ -37,7 +37,9 @@ struct BenchResult {
   std::string name;
   double value = 0;     // median over runs
   std::string unit;     // e.g. "keys/s"
-  double baseline = 0;  // median raw-LMDB figure, same unit
+  double baseline = 0;  // median baseline figure, same unit
+  std::string baseline_name = "raw-lmdb";
+  bool lower_is_better = false;  // latencies: targets are upper bounds
   double peak_rss_mb = 0;
   nlohmann::ordered_json detail = nlohmann::ordered_json::object();
   std::vector<double> run_values, run_baselines;  // per run, in run order
@@ -47,7 +49,8 @@ struct BenchResult {
 
   double ratio() const { return baseline > 0 ? value / baseline : 0; }
   bool target_met() const {
-    return (!target_value || value >= *target_value) && (!target_ratio || ratio() >= *target_ratio);
+    bool value_ok = !target_value || (lower_is_better ? value <= *target_value : value >= *target_value);
+    return value_ok && (!target_ratio || ratio() >= *target_ratio);
   }
   nlohmann::ordered_json to_json() const;
   std::string to_human() const;  // the one-line summary

@@ -1,5 +1,5 @@
-// trellis-bench: throughput benchmarks of crdt/ against a same-run raw-LMDB
-// baseline, and the simulation runner. See docs/BENCHMARKS.md.
+// trellis-bench: benchmarks of crdt/ and net/ against baselines measured in
+// the same run, and the simulation runner. See docs/BENCHMARKS.md.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -23,6 +23,11 @@ benchmarks (each against a raw-LMDB baseline run in the same process):
   crdt-merge    replay of a DAG of --blocks blocks into an empty replica (blocks/s)
   crdt-scan     Replica::scan("") over --keys keys (keys/s)
   all           the three above, in that order
+  net-join      a fresh peer syncs --blocks blocks of 10 keys from a peer over
+                loopback by sub-DAG streaming (blocks/s); baseline: one block
+                per request, one in flight (stopped after 30 s)
+  net-latency   commit on one of 5 peers to visible on all 5, p99 (ms); --keys
+                sets the samples (500); baseline: the local commit alone
 
 options:
   --keys N      keys written (crdt-ingest: 200,000; crdt-scan: 1,000,000)
@@ -104,7 +109,8 @@ int main(int argc, char** argv) {
       o.oldest_first = true;
     } else if (a == "all") {
       names.insert(names.end(), {"crdt-ingest", "crdt-merge", "crdt-scan"});
-    } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan") {
+    } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan" || a == "net-join" ||
+               a == "net-latency") {
       names.push_back(a);
     } else if (a == "sim") {
       return usage_error("sim must come first");
@@ -128,9 +134,11 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (const auto& name : names) {
     std::fprintf(stderr, "%s: %zu run%s...\n", name.c_str(), o.runs, o.runs == 1 ? "" : "s");
-    auto res = name == "crdt-ingest"  ? run_ingest(o, *work)
-               : name == "crdt-merge" ? run_merge(o, *work)
-                                      : run_scan(o, *work);
+    auto res = name == "crdt-ingest"   ? run_ingest(o, *work)
+               : name == "crdt-merge"  ? run_merge(o, *work)
+               : name == "net-join"    ? run_net_join(o, *work)
+               : name == "net-latency" ? run_net_latency(o, *work)
+                                       : run_scan(o, *work);
     if (!res) {
       std::fprintf(stderr, "trellis-bench: %s failed: %s\n", name.c_str(),
                    res.status().to_string().c_str());
