@@ -1,13 +1,11 @@
 #include "daemon/config.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
+#include <algorithm>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "crdt/files.h"
 namespace trellis {
 
 using json = nlohmann::json;
@@ -37,11 +35,11 @@ Result<std::vector<net::Multiaddr>> addrs_of(const json& j, const char* field, b
 }  // namespace
 
 Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status(Code::not_found, "cannot read " + path + " (run `trellisd init` first)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, false);
+  auto text = read_file(path, 1 << 20);
+  if (!text && text.status().code() == Code::not_found)
+    return Status(Code::not_found, path + " does not exist (run `trellisd init` first)");
+  if (!text) return text.status();
+  json j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return corrupt(path + " is not a JSON object");
   DaemonConfig c;
   static const char* kKnown[] = {"listen", "bootstrap", "secret", "rebroadcast_ms",
@@ -96,16 +94,7 @@ Status DaemonConfig::save(const std::string& path, bool overwrite) const {
   j["rebroadcast_ms"] = rebroadcast_ms;
   j["max_connections"] = max_connections;
   j["sync_writes"] = sync_writes;
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);  // holds the secret
-  if (fd < 0) return Status(Code::io_error, "cannot write " + tmp);
-  std::string text = j.dump(2) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status(Code::io_error, "cannot write " + path);
-  return Status::ok();
+  return write_file_atomic(path, j.dump(2) + "\n", 0600);  // it holds the secret
 }
 
 }  // namespace trellis

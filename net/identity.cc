@@ -1,5 +1,7 @@
 #include "net/identity.h"
 
+#include "crdt/files.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -186,44 +188,7 @@ Status Identity::save(const std::string& path) const {
   const std::string text = doc.dump(2) + "\n";
   sodium_memzero(b64.data(), b64.size());
 
-  // Atomic replace: write a sibling temp file (mkstemp creates it 0600),
-  // fsync it, rename it over `path`, then fsync the directory.
-  std::string tmp = path + ".tmp-XXXXXX";
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) return Status(Code::io_error, "cannot create " + tmp + ": " + errno_text());
-  auto fail = [&](const std::string& what) {
-    Status st(Code::io_error, what + " " + tmp + ": " + errno_text());
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return st;
-  };
-  if (::fchmod(fd, 0600) != 0) return fail("cannot chmod");
-  size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("cannot write");
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("cannot fsync");
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Status(Code::io_error, "cannot close " + tmp + ": " + errno_text());
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status st(Code::io_error, "cannot rename " + tmp + " to " + path + ": " + errno_text());
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  const size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // best effort: the file itself is already durable
-    ::close(dfd);
-  }
-  return Status::ok();
+  return write_file_atomic(path, text, 0600);
 }
 
 Result<Identity> Identity::load(const std::string& path) {

@@ -1,12 +1,8 @@
 #include "net/peerstore.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "crdt/files.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -21,10 +17,6 @@ constexpr int kFileVersion = 1;
 // Largest last_seen accepted from a file: year ~10000 in Unix milliseconds,
 // far below where time_point arithmetic could overflow.
 constexpr uint64_t kMaxUnixMs = 253402300800000;
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
 
 uint64_t to_unix_ms(WallTime t) {
   if (t <= WallTime{}) return 0;
@@ -279,75 +271,10 @@ Status PeerStore::save(const std::string& path) const {
     return Status(Code::invalid_argument, std::string("cannot write peer store: ") + e.what());
   }
 
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status(Code::io_error, "cannot create '" + tmp + "': " + errno_text());
-  auto fail = [&](const char* what) {
-    Status st(Code::io_error, std::string(what) + " '" + tmp + "': " + errno_text());
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return st;
-  };
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("writing");
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("syncing");
-  if (::close(fd) != 0) {
-    Status st(Code::io_error, "closing '" + tmp + "': " + errno_text());
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status st(Code::io_error, "renaming '" + tmp + "' to '" + path + "': " + errno_text());
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  // Make the rename itself durable.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    Status st(Code::io_error, "syncing directory '" + dir + "': " + errno_text());
-    if (dfd >= 0) ::close(dfd);
-    return st;
-  }
-  ::close(dfd);
-  return Status::ok();
+  return write_file_atomic(path, text, 0644);
 }
 
 namespace {
-
-Result<std::string> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status(Code::not_found, "no peer store file '" + path + "'");
-    return Status(Code::io_error, "cannot open '" + path + "': " + errno_text());
-  }
-  std::string text;
-  char buf[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status st(Code::io_error, "reading '" + path + "': " + errno_text());
-      ::close(fd);
-      return st;
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxPeerStoreFile) {
-      ::close(fd);
-      return too_large("peer store file '" + path + "' is larger than " +
-                       std::to_string(kMaxPeerStoreFile) + " bytes");
-    }
-  }
-  ::close(fd);
-  return text;
-}
 
 // One file entry, checked. `where` is "peers[3]" for messages.
 Result<PeerRecord> parse_entry(const Json& e, const std::string& where, size_t max_addrs,
@@ -408,7 +335,7 @@ Result<PeerRecord> parse_entry(const Json& e, const std::string& where, size_t m
 }  // namespace
 
 Status PeerStore::load(const std::string& path, WallTime now) {
-  auto text = read_file(path);
+  auto text = read_file(path, kMaxPeerStoreFile);
   if (!text) return text.status();
   const std::string what = "peer store file '" + path + "'";
   Json root;

@@ -118,6 +118,17 @@ class Cluster:
                                   capture_output=True, text=True).stdout.strip()
             self.peers.append(p)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        """On failure prints every peer's log tail; always stops and removes."""
+        if kind is not None:
+            for p in self.peers:
+                print("--- peer %d log ---\n%s" % (p.index, p.tail()))
+        self.cleanup()
+        return False
+
     def start(self):
         for p in self.peers:
             p.start()

@@ -16,8 +16,7 @@ import harness
 
 
 def converge(binary):
-    c = harness.Cluster(5, binary)
-    try:
+    with harness.Cluster(5, binary) as c:
         c.start()
         c.wait_mesh(30)
         errors = []
@@ -44,17 +43,10 @@ def converge(binary):
             assert got["found"] and got["value"] == "v-1999", got
         print("converge: 10,000 writes on 5 peers in %.1f s; all converged %.1f s later "
               "(blocks: %d)" % (wrote, took, c.peers[0].info()["blocks"]))
-    except Exception:
-        for p in c.peers:
-            print("--- peer %d log ---\n%s" % (p.index, p.tail()))
-        raise
-    finally:
-        c.cleanup()
 
 
 def kill(binary):
-    c = harness.Cluster(3, binary)
-    try:
+    with harness.Cluster(3, binary) as c:
         c.peers[0].start()
         c.peers[0].ctl("load 30000 k 1")  # 30,000 blocks to sync
         c.peers[1].start()
@@ -70,17 +62,10 @@ def kill(binary):
         took = c.wait_converged(120)
         print("kill: joining peer killed (SIGKILL) with %d of 30,100 blocks; restarted and "
               "converged in %.1f s" % (had, took))
-    except Exception:
-        for p in c.peers:
-            print("--- peer %d log ---\n%s" % (p.index, p.tail()))
-        raise
-    finally:
-        c.cleanup()
 
 
 def join(binary):
-    c = harness.Cluster(2, binary)
-    try:
+    with harness.Cluster(2, binary) as c:
         c.peers[0].start()
         t0 = time.monotonic()
         c.peers[0].ctl("load 1000000 j 10", timeout=1200)  # 100,000 blocks of 10 keys
@@ -95,12 +80,6 @@ def join(binary):
         print("join: fresh peer synced %d blocks (1,000,000 keys) in %.1f s = %.0f blocks/s "
               "(%d streams, %d blocks by blocks.get); source built in %.1f s"
               % (blocks, took, blocks / took, info["streams"], info["get_blocks"], made))
-    except Exception:
-        for p in c.peers:
-            print("--- peer %d log ---\n%s" % (p.index, p.tail()))
-        raise
-    finally:
-        c.cleanup()
 
 
 TESTS = {"converge": converge, "kill": kill, "join": join}

@@ -1,6 +1,8 @@
 // Peer IDs (known answers computed outside this code base, the byte layout,
 // every parse error), signatures, the identity file and the cluster secret.
 #include <doctest/doctest.h>
+
+#include "tests/unit/hex.h"
 #include <sys/stat.h>
 
 #include <cctype>
@@ -14,16 +16,9 @@
 
 using namespace trellis;
 using namespace trellis::net;
+using trellis::testing::from_hex;
 
 namespace {
-
-Bytes from_hex(std::string_view hex) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 template <class T>
 std::string error_of(const Result<T>& r) {

@@ -391,6 +391,36 @@ TEST_SUITE("node") {
     CHECK(c.counters().handshake_failures == 0);
   }
 
+  TEST_CASE("node: two nodes dialing each other at once keep one connection") {
+    for (int round = 0; round < 5; ++round) {
+      CAPTURE(round);
+      Net net;
+      Node& a = net.add();
+      Node& b = net.add();
+      a.dial(b.listen_addrs().at(0));
+      b.dial(a.listen_addrs().at(0));
+      REQUIRE(run_until(net.io, [&] { return net.mesh({&a, &b}); }, 5000ms));
+      // A call may still land on the connection that loses the tie-break
+      // (it then fails with "replaced by a newer connection"); once both
+      // directions answer, the survivor carries on.
+      for (auto [x, y] : {std::pair{&a, &b}, {&b, &a}}) {
+        bool answered = false;
+        for (int attempt = 0; attempt < 3 && !answered; ++attempt) {
+          auto r = wait(net.io, spawn(net.io, x->call(y->id(), "id", {}, 2000ms)));
+          answered = r.is_ok();
+          if (!r) CHECK_MESSAGE(contains(r.status().message(), "replaced"), r.status().to_string());
+        }
+        CHECK(answered);
+      }
+      CHECK(net.mesh({&a, &b}));
+      CHECK(a.counters().dials == 1);
+      CHECK(b.counters().dials == 1);
+      // Losing the tie-break is not a failure.
+      CHECK_MESSAGE(a.counters().handshake_failures == 0, net.log_text(a));
+      CHECK_MESSAGE(b.counters().handshake_failures == 0, net.log_text(b));
+    }
+  }
+
   TEST_CASE("node: a wrong cluster secret connects neither side and leaves the listener healthy") {
     Net net;
     Node& a = net.add();

@@ -4,6 +4,8 @@
 // low-order keys, nonce exhaustion and rekey.
 #include <doctest/doctest.h>
 
+#include "tests/unit/hex.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,17 +13,10 @@
 #include "net/noise.h"
 
 using namespace trellis;
+using trellis::testing::from_hex;
 using namespace trellis::net;
 
 namespace {
-
-Bytes from_hex(std::string_view hex) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 template <size_t N>
 std::array<uint8_t, N> array_from_hex(std::string_view hex) {

@@ -1,6 +1,8 @@
 // CARv1 export/import: round trips through files and buffers, the exact
 // header bytes the spec's encoding gives, and malformed archives.
 #include <doctest/doctest.h>
+
+#include "tests/unit/hex.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,17 +13,10 @@
 #include "crdt/varint.h"
 
 using namespace trellis;
+using trellis::testing::from_hex;
 namespace fs = std::filesystem;
 
 namespace {
-
-Bytes from_hex(std::string_view hex) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 Bytes bytes_of(std::string_view s) {
   auto v = as_bytes(s);

@@ -2,6 +2,8 @@
 // in tests/vectors/cid-pairs.json, and malformed input of every kind.
 #include <doctest/doctest.h>
 
+#include "tests/unit/hex.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,16 +15,9 @@
 #include "crdt/varint.h"
 
 using namespace trellis;
+using trellis::testing::from_hex;
 
 namespace {
-
-Bytes from_hex(std::string_view hex) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 Bytes bytes_of(std::string_view s) {
   auto v = as_bytes(s);
