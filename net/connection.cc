@@ -3,9 +3,16 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 namespace trellis::net {
 
 namespace {
+
+// TCP_RTO_MAX_MS (Linux 6.11); older headers do not name it.
+constexpr int kTcpRtoMaxMs = 44;
 
 // Bytes of encrypted frames gathered into one write.
 constexpr size_t kWriteBatch = size_t{256} << 10;
@@ -42,6 +49,16 @@ Connection::Connection(tcp::socket socket, bool outbound, const Identity& self,
   auto ep = socket_.remote_endpoint(ec);
   endpoint_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(tcp::no_delay(true), ec);
+  // Retransmit at least every second, so a connection that lived through a
+  // short partition resumes within a second of the heal instead of after
+  // TCP's exponential backoff (up to minutes). Kernels before 6.11 lack the
+  // option; they keep the default. The user timeout keeps the kernel from
+  // giving up before our own idle timeout does.
+  const int fd = socket_.native_handle();
+  const int rto_max_ms = 1000;
+  const unsigned user_timeout_ms = static_cast<unsigned>(opts_.idle_timeout.count()) + 10'000;
+  (void)::setsockopt(fd, IPPROTO_TCP, kTcpRtoMaxMs, &rto_max_ms, sizeof rto_max_ms);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 }
 
 void Connection::start() {

@@ -158,7 +158,11 @@ void PeerStore::record_success(const PeerId& id, WallTime now, const Multiaddr* 
 
 void PeerStore::back_off(PeerRecord& r, WallTime now) {
   if (r.failures < UINT32_MAX) ++r.failures;
-  r.next_dial = now + backoff(options_, r.failures, rng_);
+  const bool known = r.source == PeerSource::bootstrap ||
+                     (r.last_seen > WallTime{} && now - r.last_seen <= options_.known_for);
+  PeerStoreOptions o = options_;
+  if (known) o.backoff_max = std::min(o.backoff_max, o.backoff_max_known);
+  r.next_dial = now + backoff(o, r.failures, rng_);
   r.state = PeerRecord::State::idle;
 }
 

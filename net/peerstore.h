@@ -15,7 +15,8 @@
 // handed out again until record_disconnect().
 //
 // Backoff is "equal jitter": after the n-th consecutive failure the next dial
-// waits a uniformly random time in [c/2, c], c = min(max, base·2^(n-1)). The
+// waits a uniformly random time in [c/2, c], c = min(max, base·2^(n-1)),
+// where max is backoff_max_known for bootstrap and recently seen peers. The
 // floor keeps a dead peer from being redialed at once; the random half
 // spreads the redials of many nodes after a partition heals. A connection
 // that drops within `stable_after` of being established counts as a failure,
@@ -62,6 +63,11 @@ struct PeerStoreOptions {
   size_t max_exchange = 64;  // entries per exchange message, either way
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_max{5 * 60 * 1000};
+  // Members we know (bootstrap peers, peers connected within known_for) are
+  // retried at least this often, so a healed partition reconnects in
+  // seconds; strangers back off up to backoff_max.
+  std::chrono::milliseconds backoff_max_known{5 * 1000};
+  std::chrono::milliseconds known_for{60 * 60 * 1000};
   // A connection that lasts at least this long resets the failure count.
   std::chrono::milliseconds stable_after{30 * 1000};
   uint64_t seed = 0;  // jitter and sampling; use a random seed in production

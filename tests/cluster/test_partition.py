@@ -18,10 +18,12 @@ most 2·R (+ 0.5 s of polling margin).
   long   the partition (26 s) outlasts the idle timeout: every connection of
          peer 4 is closed on both sides and has to be dialed again.
 
-Default: both. "short=15" or "long=60" overrides a partition's length; some
-lengths currently exceed 2·R: after a short partition the surviving TCP
-connections wait out the kernel's retransmission backoff, after a long one
-the peers wait out the dialer's backoff. -v prints the peers' connection log
+Default: both. "short=15" or "long=60" overrides a partition's length, and
+variants may repeat (meson runs short=7 short=15 long=30). Two things used to
+stretch some lengths past 2·R and are fixed in net/: after a short partition
+the surviving TCP connections waited out the kernel's retransmission backoff
+(now capped at 1 s with TCP_RTO_MAX_MS), after a long one the peers waited
+out the dialer's backoff (now at most 5 s for known members). -v prints the peers' connection log
 lines from the partition on, and `ss -tin` of peers 0 and 4 before the heal. Needs root and iptables; otherwise it prints why and exits 77 (skipped).
 Every process runs inside its namespace; the control sockets are unix
 sockets in the data folders. Python stdlib only."""

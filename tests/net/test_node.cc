@@ -4,13 +4,14 @@
 // slow peers, pubsub, stop(), reconnection and the idle time-out.
 //
 // Every test runs its io_context on the test thread until a condition holds
-// or a deadline passes (run_until); nothing sleeps for a fixed time. Raw
+// or a deadline passes (run_until). Fixed waits appear only where the point
+// is that something does NOT happen within them (a peer that pings stays
+// connected, a listener without descriptors does not spin). Raw
 // clients are plain Asio sockets on the same io_context; the "authenticated"
 // ones drive SecureHandshake and the mux framing by hand, so they can send
 // what a well-behaved Node never would.
 #include "net/asio.h"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>

@@ -68,6 +68,27 @@ TEST_SUITE("peerstore") {
     CHECK(seen.size() > 10);
   }
 
+  TEST_CASE("strangers back off to backoff_max, known members only to backoff_max_known") {
+    const PeerId self = peer_of(0), stranger = peer_of(1), member = peer_of(2), old = peer_of(3);
+    PeerStore store(self, {.seed = 3});
+    REQUIRE(store.add(stranger, std::vector{addr("/ip4/10.0.0.1/tcp/4001")}, PeerSource::exchange, t0));
+    REQUIRE(store.add(member, std::vector{addr("/ip4/10.0.0.2/tcp/4001")}, PeerSource::exchange, t0));
+    REQUIRE(store.add(old, std::vector{addr("/ip4/10.0.0.3/tcp/4001")}, PeerSource::exchange, t0));
+    store.record_success(member, t0);  // seen just now
+    store.record_success(old, t0);
+    store.record_disconnect(member, t0 + 31s);
+    store.record_disconnect(old, t0 + 31s);
+    const WallTime later = t0 + 2h;  // `old` was last seen 2 h ago: a stranger again
+    for (int n = 0; n < 12; ++n) {
+      (void)store.record_failure(stranger, later);
+      (void)store.record_failure(old, later);
+    }
+    for (int n = 0; n < 12; ++n) (void)store.record_failure(member, t0 + 32s);
+    CHECK(store.find(stranger)->next_dial - later >= 150s);
+    CHECK(store.find(old)->next_dial - later >= 150s);
+    CHECK(store.find(member)->next_dial - (t0 + 32s) <= 5s);
+  }
+
   TEST_CASE("dial life cycle: due, failure backoff, success, disconnect") {
     const PeerId self = peer_of(0), p = peer_of(1);
     PeerStore store(self, {.seed = 1});
@@ -79,13 +100,14 @@ TEST_SUITE("peerstore") {
     CHECK(due[0].addrs.size() == 1);
     CHECK(store.due(t0, 10).empty());  // being dialed: not handed out twice
 
-    // Failures: each wait within [c/2, c] and growing to the cap.
+    // Failures: each wait within [c/2, c] and growing to the cap, which is
+    // backoff_max_known (5 s) for a bootstrap peer.
     WallTime now = t0;
     for (uint32_t n = 1; n <= 12; ++n) {
       auto next = store.record_failure(p, now);
       REQUIRE(next);
       const auto wait = *next - now;
-      const auto ceiling = std::min<std::chrono::milliseconds>(1000ms * (1LL << (n - 1)), 300s);
+      const auto ceiling = std::min<std::chrono::milliseconds>(1000ms * (1LL << (n - 1)), 5s);
       CHECK(wait >= ceiling / 2);
       CHECK(wait <= ceiling);
       CHECK(store.find(p)->failures == n);
