@@ -6,12 +6,6 @@ namespace trellis {
 
 namespace {
 
-uint64_t get_u64be(ByteView b) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < b.size(); ++i) v = v << 8 | b[i];
-  return v;
-}
-
 // A stored block's height: from `merged` when merged, else from the block.
 std::optional<uint64_t> height_of(const Txn& txn, const Dbs& d, const Cid& cid) {
   if (auto h = txn.get(d.merged, cid.view())) return get_u64be(*h);

@@ -99,9 +99,7 @@ awaitable<void> Replicator::ask_heads(net::PeerId peer) {
   auto res = co_await node_.call(peer, "heads", {}, opts_.call_timeout);
   if (!res || stopped_) co_return;
   auto heads = net::decode_cids(*res, net::kMaxHeads);
-  if (!heads) co_return;
-  for (const auto& h : *heads) heard_.push_back({h, peer.to_string()});
-  flush_heads();
+  if (heads) hear(*heads, peer);
 }
 
 awaitable<void> Replicator::tick_loop() {
@@ -122,8 +120,12 @@ void Replicator::on_heads_message(const net::PubsubMessage& m) {
     if (log) log("bad heads from " + m.origin.to_string() + ": " + heads.status().message());
     return;
   }
+  hear(*heads, m.origin);
+}
+
+void Replicator::hear(std::span<const Cid> heads, const net::PeerId& from) {
   bool first = heard_.empty();
-  for (const auto& h : *heads) heard_.push_back({h, m.origin.to_string()});
+  for (const auto& h : heads) heard_.push_back({h, from.to_string()});
   if (heard_.size() >= kMaxHeard) flush_heads();
   else if (first) net::asio::post(node_.io(), [this] { flush_heads(); });
 }

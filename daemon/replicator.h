@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "crdt/replica.h"
@@ -64,6 +65,9 @@ class Replicator {
   net::awaitable<Result<Bytes>> serve_subdag(net::ServerCall& call);
   Result<Bytes> serve_get(ByteView body);
   void on_heads_message(const net::PubsubMessage& m);
+  // Buffers heads announced by `from`; recorded once this turn of the
+  // event loop ends (or at once when kMaxHeard are buffered).
+  void hear(std::span<const Cid> heads, const net::PeerId& from);
   void flush_heads();
   void publish_heads();
   size_t feed(std::vector<IncomingBlock>& blocks);

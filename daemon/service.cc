@@ -116,13 +116,12 @@ std::string Service::write(const std::string& line) {
         cid = replica_->commit(b);
         if (!cid) break;
         ++commits;
-        replicator_->announce();
         b = Batch();
       }
     }
   }
+  if (commits > 0) replicator_->announce();  // also when a later commit of a load failed
   if (!cid) return error_reply(cid.status().to_string());
-  replicator_->announce();
   return json{{"ok", true}, {"cid", cid->to_string()}, {"commits", commits}}.dump();
 }
 
