@@ -1,5 +1,8 @@
 #include "crdt/merger.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace trellis {
 
 Bytes element_key(std::string_view key, const Cid& id) {
@@ -54,35 +57,53 @@ std::optional<Winner> find_winner(const Txn& txn, const Dbs& dbs, std::string_vi
   return best;
 }
 
-Status Merger::touch(const std::string& key) {
+Status Merger::touch(std::string_view key) {
   if (!track_ || before_.count(key)) return Status::ok();
   auto w = find_winner(txn_, dbs_, key);
-  before_.emplace(key, w ? std::optional<Bytes>(Bytes(w->value.begin(), w->value.end()))
-                         : std::nullopt);
+  before_.emplace(key,
+                  w ? std::optional<Bytes>(Bytes(w->value.begin(), w->value.end())) : std::nullopt);
   return Status::ok();
+}
+
+uint8_t* Merger::allocate(size_t n) {
+  constexpr size_t kChunk = size_t{1} << 20;
+  if (chunks_.empty() || chunk_used_ + n > chunk_size_) {
+    chunk_size_ = std::max(kChunk, n);
+    chunks_.emplace_back(new uint8_t[chunk_size_]);
+    chunk_used_ = 0;
+  }
+  uint8_t* p = chunks_.back().get() + chunk_used_;
+  chunk_used_ += n;
+  queued_bytes_ += n;
+  return p;
+}
+
+void Merger::queue(std::string_view key, const Cid& id, uint64_t priority, ByteView value,
+                   bool tombstone, bool check) {
+  const ByteView idb = id.bytes();
+  const size_t key_len = key.size() + 1 + idb.size();
+  const size_t value_len = tombstone ? 0 : 8 + value.size();
+  uint8_t* p = allocate(key_len + value_len);
+  std::memcpy(p, key.data(), key.size());
+  p[key.size()] = 0;
+  std::memcpy(p + key.size() + 1, idb.data(), idb.size());
+  uint8_t* v = p + key_len;
+  if (!tombstone) {
+    for (int i = 0; i < 8; ++i) v[i] = static_cast<uint8_t>(priority >> (56 - 8 * i));
+    if (!value.empty()) std::memcpy(v + 8, value.data(), value.size());
+  }
+  ops_.push_back({0, p, v, static_cast<uint32_t>(key_len), static_cast<uint32_t>(value_len),
+                  tombstone, check});
 }
 
 Status Merger::merge(const Cid& cid, const Block& block, bool local) {
   const Delta& d = block.delta;
-  for (const auto& t : d.tombstones) {
-    TRELLIS_TRY(touch(t.key));
-    Bytes k = element_key(t.key, t.id);
-    TRELLIS_TRY(txn_.put(dbs_.tombs, k, {}));
-    TRELLIS_TRY(txn_.del(dbs_.elems, k));
-  }
-  Bytes v;
-  for (const auto& e : d.elements) {
-    TRELLIS_TRY(touch(e.key));
-    Bytes k = element_key(e.key, cid);
-    // A well-formed DAG tombstones an element only in blocks below its own,
-    // which causal merging applies later; the check keeps replicas
-    // convergent even when a block tombstones an id it cannot have seen.
-    if (!local && txn_.has(dbs_.tombs, k)) continue;
-    v.clear();
-    put_u64be(v, d.priority);
-    v.insert(v.end(), e.value.begin(), e.value.end());
-    TRELLIS_TRY(txn_.put(dbs_.elems, k, v));
-  }
+  for (const auto& t : d.tombstones) queue(t.key, t.id, 0, {}, true, false);
+  // A well-formed DAG tombstones an element only in blocks below its own,
+  // so the check against `tombs` only matters for malformed ones; it keeps
+  // replicas convergent even when a block tombstones an id it cannot have
+  // seen. A block just made here cannot be named by any tombstone yet.
+  for (const auto& e : d.elements) queue(e.key, cid, d.priority, e.value, false, !local);
   Bytes height;
   put_u64be(height, d.priority);
   TRELLIS_TRY(txn_.put(dbs_.merged, cid.view(), height));
@@ -93,6 +114,52 @@ Status Merger::merge(const Cid& cid, const Block& block, bool local) {
   TRELLIS_TRY(txn_.del(dbs_.wants, cid.view()));
   TRELLIS_TRY(txn_.del(dbs_.ready, cid.view()));
   return release_waiters(cid);
+}
+
+Status Merger::flush() {
+  if (ops_.empty()) return Status::ok();
+  // Keys in a batch tend to share a long prefix ("/pins/bafy…"): compare 8
+  // bytes from where they start to differ as one integer, and whole keys
+  // only on a tie.
+  size_t common = ops_.front().key_len;
+  for (const auto& op : ops_) {
+    size_t n = std::min<size_t>(common, op.key_len);
+    common =
+        static_cast<size_t>(std::mismatch(op.key, op.key + n, ops_.front().key).first - op.key);
+  }
+  for (auto& op : ops_) {
+    op.order = 0;
+    for (size_t i = 0; i < 8; ++i)
+      op.order = op.order << 8 | (common + i < op.key_len ? op.key[common + i] : 0);
+  }
+  // Tombstones first, so that an element a queued tombstone names is not
+  // added; then by element key.
+  std::sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) {
+    if (a.tombstone != b.tombstone) return a.tombstone;
+    if (a.order != b.order) return a.order < b.order;
+    ByteView ka = a.key_view(), kb = b.key_view();
+    return std::lexicographical_compare(ka.begin(), ka.end(), kb.begin(), kb.end());
+  });
+  if (track_) {
+    for (const auto& op : ops_) {
+      std::string_view key;
+      ByteView id;
+      split_element_key(op.key_view(), &key, &id);
+      TRELLIS_TRY(touch(key));
+    }
+  }
+  for (const auto& op : ops_) {
+    if (op.tombstone) {
+      TRELLIS_TRY(txn_.put(dbs_.tombs, op.key_view(), {}));
+      TRELLIS_TRY(txn_.del(dbs_.elems, op.key_view()));
+    } else if (!op.check || !txn_.has(dbs_.tombs, op.key_view())) {
+      TRELLIS_TRY(txn_.put(dbs_.elems, op.key_view(), {op.value, op.value_len}));
+    }
+  }
+  ops_.clear();
+  chunks_.clear();
+  chunk_used_ = chunk_size_ = queued_bytes_ = 0;
+  return Status::ok();
 }
 
 Status Merger::release_waiters(const Cid& cid) {

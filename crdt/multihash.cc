@@ -1,12 +1,11 @@
 #include "crdt/multihash.h"
 
-#include <sodium.h>
-
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "crdt/sha256.h"
 #include "crdt/varint.h"
 
 namespace trellis {
@@ -27,22 +26,13 @@ std::string hash_name(uint64_t code) {
   return buf;
 }
 
-void ensure_sodium() {
-  // sodium_init is idempotent but not free; a function-local static runs it
-  // once, thread-safely. It only fails if the system RNG is unusable, which
-  // leaves nothing sane to do.
-  static const bool ready = sodium_init() >= 0;
-  if (!ready) std::abort();
-}
-
 }  // namespace
 
 Multihash Multihash::sha256(ByteView data) {
-  ensure_sodium();
   Multihash mh;
   mh.code = kHashSha256;
-  mh.digest.resize(crypto_hash_sha256_BYTES);
-  crypto_hash_sha256(mh.digest.data(), data.data(), data.size());
+  mh.digest.resize(kSha256Bytes);
+  trellis::sha256(data, mh.digest.data());
   return mh;
 }
 
@@ -60,7 +50,7 @@ Result<Multihash> Multihash::read_prefix(ByteView bytes, size_t* used) {
   auto len = read_uvarint(bytes.subspan(n1), &n2);
   if (!len) return corrupt("multihash length: " + len.status().message());
   const uint64_t want = *len;
-  if (*code == kHashSha256 && want != crypto_hash_sha256_BYTES) {
+  if (*code == kHashSha256 && want != kSha256Bytes) {
     return corrupt("multihash digest length " + std::to_string(want) +
                    " does not match sha2-256's 32");
   }

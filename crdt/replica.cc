@@ -1,6 +1,7 @@
 #include "crdt/replica.h"
 
 #include "crdt/merger.h"
+#include "crdt/stream.h"
 
 namespace trellis {
 
@@ -19,8 +20,7 @@ Status Batch::remove(std::string_view key) {
   return Status::ok();
 }
 
-Result<std::unique_ptr<Replica>> Replica::open(const std::string& dir,
-                                               const ReplicaOptions& opts) {
+Result<std::unique_ptr<Replica>> Replica::open(const std::string& dir, const ReplicaOptions& opts) {
   StoreOptions so;
   so.read_only = opts.read_only;
   so.initial_map_size = opts.initial_map_size;
@@ -32,8 +32,17 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& dir,
   r->store_ = std::move(*store);
   r->opts_ = opts;
   r->hook_ = opts.hook;
-  // A crash may have left merge work queued: finish it before serving.
+  // A crash may have left merge work staged or queued: finish it before
+  // serving.
   if (!opts.read_only) {
+    auto staged = StreamIngest::resume(*r);
+    if (!staged) return staged.status();
+    SyncResult ignored;
+    for (bool done = false; !done;) {
+      auto step = staged->merge_step(ignored);
+      if (!step) return step.status();
+      done = *step;
+    }
     auto drained = r->drain_ready();
     if (!drained) return drained.status();
   }
@@ -154,6 +163,7 @@ Result<Cid> Replica::commit(const Batch& batch) {
     auto cid = chain.finish();
     if (!cid) return cid.status();
     last = std::move(*cid);
+    TRELLIS_TRY(m.flush());
     changes = m.changes();
     // Only when a peer's pending block waited on a block we just made.
     released = !m.ready().empty();
@@ -245,6 +255,7 @@ Result<ReplicaInfo> Replica::info() const {
     info.pending = txn.count(d.pending);
     info.wants = txn.count(d.wants);
     info.ready = txn.count(d.ready);
+    info.staged = txn.count(d.staged);
     info.elements = txn.count(d.elems);
     info.tombstones = txn.count(d.tombs);
     return Status::ok();

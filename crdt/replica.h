@@ -37,14 +37,14 @@ using Hook = std::function<void(const Change&)>;
 struct ReplicaOptions {
   bool read_only = false;
   size_t initial_map_size = size_t{256} << 20;
-  bool sync = true;                   // see StoreOptions::sync
-  std::function<bool()> fail_write;   // see StoreOptions::fail_write
+  bool sync = true;                  // see StoreOptions::sync
+  std::function<bool()> fail_write;  // see StoreOptions::fail_write
   // How often tick() hands back the heads to rebroadcast.
   std::chrono::milliseconds rebroadcast_interval{10'000};
-  // Blocks merged per transaction while draining a cascade (a second bound,
-  // 262,144 elements + tombstones, applies too); bounds the memory and hook
-  // events of one transaction. Larger budgets write each B-tree page fewer
-  // times.
+  // Blocks merged per transaction while draining a cascade (more bounds,
+  // 1,048,576 elements + tombstones and 256 MiB of them, apply too); bounds
+  // the memory and hook events of one transaction. Larger budgets write
+  // each B-tree page fewer times.
   size_t merge_budget = 65536;
   // Called after each commit, once per key whose winning value changed —
   // including merges that open() finishes after a crash, which is why it is
@@ -86,17 +86,17 @@ enum class Accept {
 };
 
 struct SyncResult {
-  std::vector<Want> wants;  // newly wanted blocks, to fetch
-  size_t stored = 0;        // new blocks stored
-  size_t merged = 0;        // blocks merged into the state by this call
-  size_t duplicates = 0;    // blocks already stored
+  std::vector<Want> wants;            // newly wanted blocks, to fetch
+  size_t stored = 0;                  // new blocks stored
+  size_t merged = 0;                  // blocks merged into the state by this call
+  size_t duplicates = 0;              // blocks already stored
   std::vector<std::string> rejected;  // one reason per refused block
 };
 
 struct ReplicaInfo {
   std::vector<std::pair<Cid, uint64_t>> heads;  // with heights
   uint64_t max_height = 0;
-  size_t blocks = 0, merged = 0, pending = 0, wants = 0, ready = 0;
+  size_t blocks = 0, merged = 0, pending = 0, wants = 0, ready = 0, staged = 0;
   size_t elements = 0, tombstones = 0;
 };
 
@@ -147,6 +147,7 @@ class Replica {
   const Store& store() const { return *store_; }
 
  private:
+  friend class StreamIngest;
   Replica() = default;
   Result<size_t> drain_ready();  // merges everything in `ready`
 

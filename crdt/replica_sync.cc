@@ -1,12 +1,8 @@
 // Remote sync: heads in, wants out, blocks in, merged in causal order.
-#include <unordered_map>
-
 #include "crdt/merger.h"
 #include "crdt/replica.h"
 
 namespace trellis {
-
-namespace {
 
 Status check_block_cid(const Cid& cid) {
   if (cid.version() != 1 || cid.codec() != kCodecMessagePack || cid.hash().code != kHashSha256)
@@ -14,24 +10,31 @@ Status check_block_cid(const Cid& cid) {
   return Status::ok();
 }
 
-using BlockCache = std::unordered_map<Cid, Block, CidHash>;
-
-// Elements + tombstones merged per transaction at most (beyond one block):
-// bounds the memory of a transaction and of the hook events it collects.
-constexpr size_t kMaxEntriesPerTxn = size_t{1} << 18;
-
-struct Drained {
-  size_t merged = 0;
-  bool more = false;  // ready blocks remain for another transaction
-};
+Result<Intake> take_in(Txn& txn, const Dbs& dbs, const IncomingBlock& in, SyncResult& res) {
+  std::string why;
+  if (Status st = check_block_cid(in.cid); !st)
+    why = st.message();
+  else if (in.bytes.size() > kMaxBlockBytes)
+    why = "block is larger than " + std::to_string(kMaxBlockBytes) + " bytes";
+  else if (Cid::of_block(in.bytes) != in.cid)
+    why = "bytes do not hash to the CID";
+  if (!why.empty()) {
+    res.rejected.push_back(in.cid.to_string() + ": " + why);
+    return Intake::refused;
+  }
+  if (txn.has(dbs.blocks, in.cid.view())) {
+    TRELLIS_TRY(txn.del(dbs.wants, in.cid.view()));
+    ++res.duplicates;
+    return Intake::duplicate;
+  }
+  return Intake::fresh;
+}
 
 // Merges ready blocks — first those made ready in this transaction, then
 // those queued in the `ready` db by an earlier one — until none is left or a
 // budget is spent; then queues what is left in the db.
-Result<Drained> drain(Txn& txn, const Dbs& dbs, Merger& m, BlockCache& cache,
-                      size_t block_budget) {
+Result<Drained> drain(Txn& txn, const Dbs& dbs, Merger& m, BlockCache& cache, size_t block_budget) {
   Drained out;
-  size_t entries = 0;
   auto& queue = m.ready();
   for (;;) {
     Bytes next;
@@ -43,7 +46,7 @@ Result<Drained> drain(Txn& txn, const Dbs& dbs, Merger& m, BlockCache& cache,
     } else {
       next = queue.back();
     }
-    if (out.merged >= block_budget || entries >= kMaxEntriesPerTxn) {
+    if (out.merged >= block_budget || m.full()) {
       out.more = true;
       break;
     }
@@ -64,15 +67,13 @@ Result<Drained> drain(Txn& txn, const Dbs& dbs, Merger& m, BlockCache& cache,
       it = cache.emplace(*cid, std::move(*block)).first;
     }
     TRELLIS_TRY(m.merge(*cid, it->second));
-    entries += it->second.delta.elements.size() + it->second.delta.tombstones.size();
     cache.erase(it);
     ++out.merged;
   }
+  TRELLIS_TRY(m.flush());
   TRELLIS_TRY(m.persist_ready());
   return out;
 }
-
-}  // namespace
 
 Result<std::vector<Want>> Replica::on_heads(std::string_view peer, std::span<const Cid> heads) {
   if (heads.size() > kMaxLinks)
@@ -123,26 +124,12 @@ Result<SyncResult> Replica::on_blocks(std::span<const IncomingBlock> blocks, Acc
     BlockCache cache;
     Merger m(txn, d, hook_ != nullptr);
     for (const auto& in : blocks) {
+      auto intake = take_in(txn, d, in, res);
+      if (!intake) return intake.status();
+      if (*intake != Intake::fresh) continue;
       auto reject = [&](const std::string& why) {
         res.rejected.push_back(in.cid.to_string() + ": " + why);
       };
-      if (Status st = check_block_cid(in.cid); !st) {
-        reject(st.message());
-        continue;
-      }
-      if (in.bytes.size() > kMaxBlockBytes) {
-        reject("block is larger than " + std::to_string(kMaxBlockBytes) + " bytes");
-        continue;
-      }
-      if (Cid::of_block(in.bytes) != in.cid) {
-        reject("bytes do not hash to the CID");
-        continue;
-      }
-      if (txn.has(d.blocks, in.cid.view())) {
-        TRELLIS_TRY(txn.del(d.wants, in.cid.view()));
-        ++res.duplicates;
-        continue;
-      }
       auto want = txn.get(d.wants, in.cid.view());
       std::string peer = want ? std::string(as_chars(*want)) : std::string();
       if (accept == Accept::wanted && !want) {

@@ -27,7 +27,7 @@ constexpr DbSpec kDbSpecs[] = {
     {"tombs", 0, &Dbs::tombs},     {"pending", 0, &Dbs::pending},
     {"waiters", MDB_DUPSORT, &Dbs::waiters},
     {"wants", 0, &Dbs::wants},     {"ready", 0, &Dbs::ready},
-    {"meta", 0, &Dbs::meta},
+    {"staged", 0, &Dbs::staged},   {"meta", 0, &Dbs::meta},
 };
 
 constexpr std::string_view kFormatKey = "format";

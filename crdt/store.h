@@ -10,6 +10,7 @@
 //   waiters  CID → CID (dupsort): blocks pending on a link
 //   wants    CID → peer hint: blocks referenced but not stored
 //   ready    CID → "": stored blocks whose links are all merged
+//   staged   CID → priority: streamed blocks waiting to merge oldest first
 //   meta     name → value: format version and flags
 //
 // Threading: a Store is used by one thread at a time. One process may open a
@@ -46,7 +47,7 @@ struct StoreOptions {
 };
 
 struct Dbs {
-  MDB_dbi blocks, merged, heads, elems, tombs, pending, waiters, wants, ready, meta;
+  MDB_dbi blocks, merged, heads, elems, tombs, pending, waiters, wants, ready, staged, meta;
 };
 
 class Cursor;

@@ -1,9 +1,9 @@
 #include "daemon/replicator.h"
 
 #include <boost/asio/post.hpp>
-
 #include <memory>
 
+#include "crdt/stream.h"
 #include "crdt/subdag.h"
 #include "net/exchange.h"
 
@@ -14,7 +14,7 @@ using net::awaitable;
 namespace {
 
 // Streamed blocks gathered per transaction on the receiving side.
-constexpr size_t kFeedBytes = size_t{4} << 20;
+constexpr size_t kFeedBytes = size_t{32} << 20;
 
 // Heads buffered before they are recorded regardless of the event loop.
 constexpr size_t kMaxHeard = 4096;
@@ -39,15 +39,13 @@ Replicator::Replicator(net::Node& node, Replica& replica, ReplicatorOptions opts
       tick_timer_(node.io()) {}
 
 Status Replicator::start() {
-  TRELLIS_TRY(node_.subscribe(std::string(kHeadsTopic),
-                              [this](const net::PubsubMessage& m, const net::PeerId&) {
-                                on_heads_message(m);
-                              }));
+  TRELLIS_TRY(node_.subscribe(
+      std::string(kHeadsTopic),
+      [this](const net::PubsubMessage& m, const net::PeerId&) { on_heads_message(m); }));
   // Heads count only from trusted peers (issue: collaborative clusters).
-  TRELLIS_TRY(node_.set_validator(std::string(kHeadsTopic),
-                                  [this](const net::PubsubMessage& m, const net::PeerId&) {
-                                    return node_.trusted(m.origin);
-                                  }));
+  TRELLIS_TRY(node_.set_validator(
+      std::string(kHeadsTopic),
+      [this](const net::PubsubMessage& m, const net::PeerId&) { return node_.trusted(m.origin); }));
   node_.handle("heads", net::Policy::open, [this](net::ServerCall&) -> awaitable<Result<Bytes>> {
     auto heads = replica_.heads();
     if (!heads) co_return heads.status();
@@ -55,7 +53,9 @@ Status Replicator::start() {
   });
   node_.handle(
       "blocks.get", net::Policy::open,
-      [this](net::ServerCall& call) -> awaitable<Result<Bytes>> { co_return serve_get(call.body()); },
+      [this](net::ServerCall& call) -> awaitable<Result<Bytes>> {
+        co_return serve_get(call.body());
+      },
       net::Lane::bulk);
   node_.handle(
       "blocks.subdag", net::Policy::open,
@@ -93,7 +93,9 @@ void Replicator::publish_heads() {
     log("cannot publish heads: " + st.message());
 }
 
-void Replicator::kick() { wake_.notify(); }
+void Replicator::kick() {
+  wake_.notify();
+}
 
 awaitable<void> Replicator::ask_heads(net::PeerId peer) {
   auto res = co_await node_.call(peer, "heads", {}, opts_.call_timeout);
@@ -126,8 +128,10 @@ void Replicator::on_heads_message(const net::PubsubMessage& m) {
 void Replicator::hear(std::span<const Cid> heads, const net::PeerId& from) {
   bool first = heard_.empty();
   for (const auto& h : heads) heard_.push_back({h, from.to_string()});
-  if (heard_.size() >= kMaxHeard) flush_heads();
-  else if (first) net::asio::post(node_.io(), [this] { flush_heads(); });
+  if (heard_.size() >= kMaxHeard)
+    flush_heads();
+  else if (first)
+    net::asio::post(node_.io(), [this] { flush_heads(); });
 }
 
 void Replicator::flush_heads() {
@@ -147,11 +151,14 @@ size_t Replicator::feed(std::vector<IncomingBlock>& blocks) {
     if (log) log("cannot store fetched blocks: " + r.status().message());
     return 0;
   }
-  counters_.rejected_blocks += r->rejected.size();
-  if (log && !r->rejected.empty())
-    log(std::to_string(r->rejected.size()) + " fetched blocks rejected, first: " +
-        r->rejected.front());
+  note_rejected(r->rejected);
   return r->stored;
+}
+
+void Replicator::note_rejected(const std::vector<std::string>& rejected) {
+  counters_.rejected_blocks += rejected.size();
+  if (log && !rejected.empty())
+    log(std::to_string(rejected.size()) + " fetched blocks rejected, first: " + rejected.front());
 }
 
 net::PeerId Replicator::pick_peer(const Want& w) {
@@ -182,6 +189,7 @@ awaitable<void> Replicator::fetch_loop() {
 
 awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid> roots) {
   auto haves = sample_haves(replica_.store(), net::kMaxHaves);
+  StreamIngest ingest(replica_, roots, peer.to_string());
   net::SubdagRequest req{std::move(roots), haves ? std::move(*haves) : std::vector<Cid>{},
                          net::kMaxSubdagBlocks};
   ++counters_.streams;
@@ -189,6 +197,15 @@ awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid
   // commit (and fsync) per few MiB instead of per item.
   size_t stored = 0, buffered = 0;
   std::vector<IncomingBlock> batch;
+  auto stage = [&]() -> Status {
+    auto r = ingest.add(batch);
+    batch.clear();
+    buffered = 0;
+    if (!r) return r.status();
+    stored += r->stored;
+    note_rejected(r->rejected);
+    return Status::ok();
+  };
   auto res = co_await node_.call(peer, "blocks.subdag", net::encode_subdag_request(req),
                                  opts_.call_timeout, [&](ByteView item) -> Status {
                                    auto blocks = net::decode_blocks(item);
@@ -198,15 +215,24 @@ awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid
                                      buffered += b.bytes.size();
                                      batch.push_back(std::move(b));
                                    }
-                                   if (buffered >= kFeedBytes) {
-                                     stored += feed(batch);
-                                     batch.clear();
-                                     buffered = 0;
-                                   }
-                                   return Status::ok();
+                                   return buffered >= kFeedBytes ? stage() : Status::ok();
                                  });
-  if (!batch.empty()) stored += feed(batch);  // also after a failure: they are wanted blocks
+  // Also after a failure: what arrived was asked for.
+  Status last = batch.empty() ? Status::ok() : stage();
   if (!res && log) log("sub-DAG stream from " + peer.to_string() + ": " + res.status().message());
+  if (!last && log) log("cannot store streamed blocks: " + last.message());
+  // Merged oldest first, one bounded transaction per turn of the event loop.
+  SyncResult merged;
+  for (;;) {
+    auto done = ingest.merge_step(merged);
+    if (!done) {
+      // Left staged; the next open() of the replica merges them.
+      if (log) log("cannot merge streamed blocks: " + done.status().message());
+      break;
+    }
+    if (*done) break;
+    co_await net::asio::post(node_.io(), net::asio::use_awaitable);
+  }
   co_return stored > 0;
 }
 
@@ -216,8 +242,8 @@ awaitable<size_t> Replicator::get_from(const net::PeerId& peer, std::vector<Cid>
   if (!res) co_return 0;
   auto blocks = net::decode_blocks(*res);
   if (!blocks) {
-    if (log) log("bad blocks.get answer from " + peer.to_string() + ": " +
-                 blocks.status().message());
+    if (log)
+      log("bad blocks.get answer from " + peer.to_string() + ": " + blocks.status().message());
     co_return 0;
   }
   counters_.get_blocks += blocks->size();

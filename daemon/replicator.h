@@ -71,6 +71,7 @@ class Replicator {
   void flush_heads();
   void publish_heads();
   size_t feed(std::vector<IncomingBlock>& blocks);
+  void note_rejected(const std::vector<std::string>& rejected);
   net::PeerId pick_peer(const Want& w);
 
   net::Node& node_;

@@ -159,6 +159,7 @@ std::string Service::info() {
               {"blocks", ri->blocks},
               {"merged", ri->merged},
               {"pending", ri->pending},
+              {"staged", ri->staged},
               {"wants", ri->wants},
               {"keys", keys},
               {"state", to_hex(ByteView(digest, sizeof digest))},

@@ -10,6 +10,8 @@ const char* state_name(BlockState s) {
       return "ready";
     case BlockState::pending:
       return "pending";
+    case BlockState::staged:
+      return "staged";
     case BlockState::stuck:
       return "stuck";
     case BlockState::wanted:
@@ -30,6 +32,7 @@ BlockState block_state(const Txn& txn, const Dbs& dbs, const Cid& cid) {
   if (txn.has(dbs.merged, cid.view())) return BlockState::merged;
   if (txn.has(dbs.ready, cid.view())) return BlockState::ready;
   if (txn.has(dbs.pending, cid.view())) return BlockState::pending;
+  if (txn.has(dbs.staged, cid.view())) return BlockState::staged;
   return BlockState::stuck;
 }
 

@@ -16,7 +16,8 @@ enum class BlockState {
   merged,   // applied to the state
   ready,    // stored, links all merged, merge queued
   pending,  // stored, waiting for links to be merged
-  stuck,    // stored but in none of merged/ready/pending (should not happen)
+  staged,   // stored by a sub-DAG stream, merged when the stream ends
+  stuck,    // stored but in none of merged/ready/pending/staged (should not happen)
   wanted,   // not stored; the replica is asking peers for it
   absent,   // not stored and not wanted
 };

@@ -50,7 +50,8 @@ int cmd_info(const Context& ctx, Args args) {
   const Dbs& d = store->dbs();
   std::vector<Head> heads;
   uint64_t max_height = 0;
-  size_t blocks = 0, merged = 0, pending = 0, wants = 0, ready = 0, elements = 0, tombstones = 0;
+  size_t blocks = 0, merged = 0, pending = 0, wants = 0, ready = 0, staged = 0, elements = 0,
+         tombstones = 0;
   size_t keys = 0;
   Status st = store->read([&](const Txn& txn) {
     TRELLIS_TRY(read_heads(txn, d, &heads));
@@ -60,6 +61,7 @@ int cmd_info(const Context& ctx, Args args) {
     pending = txn.count(d.pending);
     wants = txn.count(d.wants);
     ready = txn.count(d.ready);
+    staged = txn.count(d.staged);
     elements = txn.count(d.elems);
     tombstones = txn.count(d.tombs);
     LiveKeys live(txn, d);
@@ -84,6 +86,7 @@ int cmd_info(const Context& ctx, Args args) {
     j["merged"] = merged;
     j["pending"] = pending;
     j["ready"] = ready;
+    j["staged"] = staged;
     j["wants"] = wants;
     j["keys"] = keys;
     j["elements"] = elements;
@@ -100,8 +103,8 @@ int cmd_info(const Context& ctx, Args args) {
   if (heads.size() > kHeadsShown)
     fmt::print("  … and {} more (trellis-dag {} heads lists them all)\n",
                heads.size() - kHeadsShown, ctx.store_dir);
-  fmt::print("blocks:      {} stored: {} merged, {} pending, {} ready\n", blocks, merged, pending,
-             ready);
+  fmt::print("blocks:      {} stored: {} merged, {} pending, {} ready, {} staged\n", blocks, merged,
+             pending, ready, staged);
   fmt::print("wants:       {}{}\n", wants, wants ? " (blocks referenced but not stored yet)" : "");
   fmt::print("keys:        {} live\n", keys);
   fmt::print("elements:    {} live, {} tombstones\n", elements, tombstones);

@@ -42,8 +42,10 @@ std::string state_text(const Txn& txn, const Dbs& d, const Cid& cid, BlockState 
                          pending_count(txn, d, cid).value_or(0));
     case BlockState::ready:
       return "ready (links all merged, merge queued)";
+    case BlockState::staged:
+      return "staged (streamed; merges when its stream ends or the daemon restarts)";
     case BlockState::stuck:
-      return "stored but neither merged, ready nor pending (run verify)";
+      return "stored but neither merged, ready, pending nor staged (run verify)";
     case BlockState::wanted: {
       std::string peer = want_peer(txn, d, cid).value_or("");
       return peer.empty() ? "not stored (wanted)" : "not stored (wanted from " + peer + ")";

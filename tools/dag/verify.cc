@@ -49,6 +49,9 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
                    fmt::format("merged records height {} but the block's priority is {}", *height,
                                block.delta.priority));
 
+  // A staged block came in a newest-first stream: its links may not have
+  // arrived yet and it has no waiters until its stream is merged.
+  const bool staged = !merged && txn.has(d.staged, cid.view());
   uint64_t unmerged_links = 0;
   uint64_t max_link = 0;
   bool priorities_known = true;
@@ -63,7 +66,7 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
       else if (!l_merged)
         report.problem(checks::kMergedLinks, name,
                        "merged block links to " + l.to_string() + ", which is not merged");
-    } else {
+    } else if (!staged) {
       if (!l_stored) {
         if (txn.has(d.wants, l.view()))
           report.missing_wanted(l.to_string(), name);
@@ -94,8 +97,11 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
   if (merged) return;
   auto pend = pending_count(txn, d, cid);
   const bool ready = txn.has(d.ready, cid.view());
-  if (pend && ready) {
-    report.problem(checks::kWalkState, name, "block is both pending and ready");
+  if (int(bool(pend)) + int(ready) + int(staged) > 1) {
+    report.problem(checks::kWalkState, name,
+                   "block is in more than one of pending, ready and staged");
+  } else if (staged) {
+    ++stats.staged;  // its links need not be stored yet: the stream was newest first
   } else if (pend) {
     ++stats.pending;
     if (*pend != unmerged_links)
@@ -111,7 +117,8 @@ void check_one_block(const Txn& txn, const Dbs& d, const Cid& cid, const Block& 
           fmt::format("block is ready but {} of its links are not merged", unmerged_links));
   } else {
     report.problem(checks::kWalkState, name,
-                   "stored but neither merged, pending nor ready: it will never be merged");
+                   "stored but neither merged, pending, ready nor staged: it will never be "
+                   "merged");
   }
 }
 
@@ -211,17 +218,23 @@ int cmd_verify(const Context& ctx, Args args) {
   if (!st) return store_error(st);
 
   if (ctx.json) {
-    json extra{{"store", ctx.store_dir},    {"blocks", stats.blocks},
-               {"merged", stats.merged},    {"pending", stats.pending},
-               {"ready", stats.ready},      {"heads", stats.heads},
-               {"wants", stats.wants},      {"reachable", stats.reachable},
-               {"keys", stats.stored_keys}, {"recomputed_keys", stats.recomputed_keys}};
+    json extra{{"store", ctx.store_dir},
+               {"blocks", stats.blocks},
+               {"merged", stats.merged},
+               {"pending", stats.pending},
+               {"ready", stats.ready},
+               {"staged", stats.staged},
+               {"heads", stats.heads},
+               {"wants", stats.wants},
+               {"reachable", stats.reachable},
+               {"keys", stats.stored_keys},
+               {"recomputed_keys", stats.recomputed_keys}};
     fmt::print("{}\n", dump(report.to_json(std::move(extra))));
   } else {
     using namespace checks;
     fmt::print("summary:\n");
-    fmt::print("  blocks:        {} stored ({} merged, {} pending, {} ready), {}, {}\n",
-               stats.blocks, stats.merged, stats.pending, stats.ready,
+    fmt::print("  blocks:        {} stored ({} merged, {} pending, {} ready, {} staged), {}, {}\n",
+               stats.blocks, stats.merged, stats.pending, stats.ready, stats.staged,
                count_of(stats.heads, "head", "heads"), count_of(stats.wants, "want", "wants"));
     fmt::print("  hashes:        {}\n", check_line(report, kHash, ""));
     fmt::print("  decoding:      {}\n", check_line(report, kDecode, ""));

@@ -21,7 +21,7 @@ inline constexpr const char* kPriority = "priority";         // warnings only
 }  // namespace checks
 
 struct VerifyStats {
-  uint64_t blocks = 0, merged = 0, pending = 0, ready = 0, heads = 0, wants = 0;
+  uint64_t blocks = 0, merged = 0, pending = 0, ready = 0, staged = 0, heads = 0, wants = 0;
   uint64_t reachable = 0;                         // merged blocks reached from the heads
   uint64_t recomputed_keys = 0, stored_keys = 0;  // live keys
   uint64_t refed = 0;                             // merged blocks fed to the temporary replica

@@ -1,0 +1,165 @@
+#include "crdt/stream.h"
+
+#include <algorithm>
+
+#include "crdt/merger.h"
+
+namespace trellis {
+
+StreamIngest::StreamIngest(Replica& replica, std::span<const Cid> roots, std::string peer)
+    : replica_(replica), peer_(std::move(peer)) {
+  for (const auto& r : roots)
+    if (auto d = digest_of(r)) expected_.insert(*d);
+}
+
+std::optional<StreamIngest::Digest> StreamIngest::digest_of(const Cid& cid) {
+  if (!check_block_cid(cid)) return std::nullopt;
+  Digest d;
+  std::memcpy(d.data(), cid.hash().digest.data(), d.size());
+  return d;
+}
+
+Result<StreamIngest> StreamIngest::resume(Replica& replica) {
+  StreamIngest s(replica, {}, "");
+  TRELLIS_TRY(replica.store().read([&](const Txn& txn) {
+    Cursor c(txn, replica.store().dbs().staged);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+      auto cid = Cid::from_bytes(c.key());
+      if (!cid || c.value().size() != 8) return corrupt("staged holds a bad entry");
+      s.staged_.push_back({get_u64be(c.value()), std::move(*cid)});
+    }
+    return Status::ok();
+  }));
+  return s;
+}
+
+Result<SyncResult> StreamIngest::add(std::span<const IncomingBlock> blocks) {
+  const Dbs& d = replica_.store().dbs();
+  SyncResult res;
+  // Kept aside until the transaction commits (Store::write may run it again).
+  DigestSet taken, fresh;
+  std::vector<Staged> added;
+  TRELLIS_TRY(replica_.store().write([&](Txn& txn) {
+    res = SyncResult{};
+    taken.clear();
+    fresh.clear();
+    added.clear();
+    for (const auto& in : blocks) {
+      auto intake = take_in(txn, d, in, res);
+      if (!intake) return intake.status();
+      if (*intake != Intake::fresh) continue;
+      auto reject = [&](const std::string& why) {
+        res.rejected.push_back(in.cid.to_string() + ": " + why);
+      };
+      const Digest digest = *digest_of(in.cid);  // take_in checked the CID
+      bool asked = (expected_.count(digest) || fresh.count(digest)) && !taken.count(digest);
+      if (!asked && !txn.has(d.wants, in.cid.view())) {
+        reject("block was not asked for");
+        continue;
+      }
+      auto block = decode_block(in.bytes);
+      if (!block) {
+        TRELLIS_TRY(txn.del(d.wants, in.cid.view()));  // the CID names these bytes forever
+        reject(block.status().message());
+        continue;
+      }
+      Bytes priority;
+      put_u64be(priority, block->delta.priority);
+      TRELLIS_TRY(txn.put(d.blocks, in.cid.view(), in.bytes));
+      TRELLIS_TRY(txn.put(d.staged, in.cid.view(), priority));
+      TRELLIS_TRY(txn.del(d.wants, in.cid.view()));
+      taken.insert(digest);
+      for (const auto& l : block->links) {
+        auto ld = digest_of(l);
+        if (ld && !txn.has(d.merged, l.view())) fresh.insert(*ld);
+      }
+      if (expected_.size() + fresh.size() > kMaxExpected)
+        return too_large("the stream names more than " + std::to_string(kMaxExpected) +
+                         " blocks not received yet");
+      added.push_back({block->delta.priority, in.cid});
+      ++res.stored;
+    }
+    return Status::ok();
+  }));
+  for (const auto& c : taken) expected_.erase(c);
+  for (const auto& c : fresh)
+    if (!taken.count(c)) expected_.insert(c);
+  staged_.insert(staged_.end(), added.begin(), added.end());
+  sorted_ = false;
+  return res;
+}
+
+Result<bool> StreamIngest::merge_step(SyncResult& out) {
+  if (!sorted_) {
+    std::sort(staged_.begin() + static_cast<std::ptrdiff_t>(next_), staged_.end(),
+              [](const Staged& a, const Staged& b) {
+                return a.priority != b.priority ? a.priority < b.priority : a.cid < b.cid;
+              });
+    sorted_ = true;
+  }
+  const Dbs& d = replica_.store().dbs();
+  size_t next = next_, merged = 0;
+  bool more_ready = false;
+  std::vector<Want> wants;
+  std::vector<Change> changes;
+  TRELLIS_TRY(replica_.store().write([&](Txn& txn) {
+    next = next_;
+    merged = 0;
+    wants.clear();
+    Merger m(txn, d, replica_.hook_ != nullptr);
+    // Bounded by the entries and bytes queued, not by a block count: one
+    // transaction writes each page of `elems` once, so fewer is faster.
+    while (next < staged_.size() && !m.full()) {
+      const Cid& cid = staged_[next++].cid;
+      if (!txn.has(d.staged, cid.view())) continue;  // handled already
+      auto bytes = txn.get(d.blocks, cid.view());
+      if (!bytes) return corrupt("staged block " + cid.to_string() + " is not stored");
+      auto block = decode_block(*bytes);
+      if (!block)
+        return corrupt("stored block " + cid.to_string() + ": " + block.status().message());
+      TRELLIS_TRY(txn.del(d.staged, cid.view()));
+      // Oldest first, the links of an honest block are merged by now; any
+      // that are not go the general way (waiters, pending count, wants).
+      uint64_t missing = 0;
+      for (const auto& l : block->links) {
+        if (txn.has(d.merged, l.view())) continue;
+        ++missing;
+        TRELLIS_TRY(txn.put(d.waiters, l.view(), cid.view()));
+        if (!txn.has(d.blocks, l.view()) && !txn.has(d.wants, l.view())) {
+          TRELLIS_TRY(txn.put(d.wants, l.view(), as_bytes(peer_)));
+          wants.push_back({l, peer_});
+        }
+      }
+      if (missing == 0) {
+        TRELLIS_TRY(m.merge(cid, *block));
+        ++merged;
+      } else {
+        Bytes count;
+        put_u64be(count, missing);
+        TRELLIS_TRY(txn.put(d.pending, cid.view(), count));
+      }
+    }
+    // Blocks that waited on the ones merged here (from the general path);
+    // drain() also applies the queued deltas.
+    BlockCache none;
+    auto drained = drain(txn, d, m, none, replica_.opts_.merge_budget);
+    if (!drained) return drained.status();
+    merged += drained->merged;
+    more_ready = drained->more;
+    changes = m.changes();
+    return Status::ok();
+  }));
+  next_ = next;
+  out.merged += merged;
+  out.wants.insert(out.wants.end(), wants.begin(), wants.end());
+  for (const auto& c : changes) replica_.hook_(c);
+  if (next_ < staged_.size()) return false;
+  if (more_ready) {
+    auto rest = replica_.drain_ready();
+    if (!rest) return rest.status();
+    out.merged += *rest;
+  }
+  return true;
+}
+
+}  // namespace trellis

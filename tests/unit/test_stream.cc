@@ -1,0 +1,221 @@
+// StreamIngest: a sub-DAG stream staged newest first, merged oldest first.
+#include <doctest/doctest.h>
+
+#include "crdt/merger.h"
+#include "crdt/stream.h"
+#include "crdt/subdag.h"
+#include "replica_util.h"
+#include "tempdir.h"
+
+using namespace trellis;
+using namespace trellis::testing;
+
+namespace {
+
+// Puts over a few keys (so later blocks overwrite earlier ones) and removes
+// of some of them: tombstones and the elements they name arrive in one
+// stream and usually merge in one transaction.
+void write_history(Replica& r, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    std::string key = prefix + std::to_string(i % 13);
+    if (i % 5 == 4) {
+      REQUIRE(r.remove(key).is_ok());
+    } else {
+      REQUIRE(r.put(key, val(prefix + std::to_string(i))).is_ok());
+    }
+  }
+}
+
+// The whole DAG below `roots`, newest first, as blocks.subdag streams it.
+std::vector<IncomingBlock> stream_of(Replica& src) {
+  auto roots = src.heads();
+  REQUIRE(roots.is_ok());
+  SubdagWalk walk(*roots, {}, 1'000'000);
+  std::vector<IncomingBlock> out;
+  for (bool more = true; more;) {
+    auto r = walk.next(src.store(), out, 1 << 20, 1000);
+    REQUIRE(r.is_ok());
+    more = *r;
+  }
+  return out;
+}
+
+void add_in_chunks(StreamIngest& in, std::span<const IncomingBlock> blocks, size_t chunk) {
+  for (size_t i = 0; i < blocks.size(); i += chunk) {
+    auto r = in.add(blocks.subspan(i, std::min(chunk, blocks.size() - i)));
+    REQUIRE(r.is_ok());
+    CHECK(r->rejected.empty());
+  }
+}
+
+// Runs merge_step to the end; returns the number of steps (transactions).
+size_t merge_all(StreamIngest& in, SyncResult& out) {
+  size_t steps = 0;
+  for (bool done = false; !done; ++steps) {
+    auto r = in.merge_step(out);
+    REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    done = *r;
+  }
+  return steps;
+}
+
+}  // namespace
+
+TEST_SUITE("stream") {
+  TEST_CASE("a whole stream is staged, then merged oldest first into the source's state") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    write_history(*src, "k", 120);
+    auto stream = stream_of(*src);
+    REQUIRE(stream.size() == all_blocks(*src).size());
+
+    size_t changes = 0;
+    ReplicaOptions o;
+    o.hook = [&](const Change&) { ++changes; };
+    auto dst = open_replica(t.sub("dst"), o);
+    auto heads = *src->heads();
+    StreamIngest in(*dst, heads, "src");
+    add_in_chunks(in, stream, 17);
+    CHECK(in.staged() == stream.size());
+    CHECK(dst->info()->staged == stream.size());
+    CHECK(dst->info()->merged == 0);  // nothing merges before the stream ends
+    SyncResult res;
+    CHECK(merge_all(in, res) == 1);
+    CHECK(res.merged == stream.size());
+    CHECK(res.wants.empty());
+    CHECK(dump(*dst) == dump(*src));
+    CHECK(*dst->heads() == heads);
+    auto info = *dst->info();
+    CHECK(info.staged == 0);
+    CHECK(info.pending == 0);
+    CHECK(info.wants == 0);
+    CHECK(info.tombstones == src->info()->tombstones);
+    // One event per key whose winner changed in the one transaction.
+    CHECK(changes == dump(*src).size());
+  }
+
+  TEST_CASE("blocks nobody asked for are refused and not stored") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    auto other = open_replica(t.sub("other"));
+    write_history(*src, "a", 10);
+    write_history(*other, "b", 10);
+    auto dst = open_replica(t.sub("dst"));
+    StreamIngest in(*dst, *src->heads(), "src");
+    auto stranger = stream_of(*other);
+    auto r = in.add(stranger);
+    REQUIRE(r.is_ok());
+    CHECK(r->stored == 0);
+    CHECK(r->rejected.size() == stranger.size());
+    CHECK(r->rejected.front().find("not asked for") != std::string::npos);
+    // A block whose bytes do not hash to its CID.
+    auto good = stream_of(*src);
+    IncomingBlock forged = good.front();
+    forged.bytes.back() ^= 1;
+    r = in.add(std::span<const IncomingBlock>(&forged, 1));
+    REQUIRE(r.is_ok());
+    CHECK(r->stored == 0);
+    CHECK(r->rejected.size() == 1);
+    CHECK(dst->info()->blocks == 0);
+  }
+
+  TEST_CASE("a stream cut short hands the rest to the general path, which finishes the sync") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    write_history(*src, "k", 60);
+    auto stream = stream_of(*src);
+    auto dst = open_replica(t.sub("dst"));
+    REQUIRE(dst->on_heads("src", *src->heads()).is_ok());
+    StreamIngest in(*dst, *src->heads(), "src");
+    const size_t half = stream.size() / 2;
+    add_in_chunks(in, std::span(stream).first(half), 8);
+    SyncResult res;
+    merge_all(in, res);
+    CHECK(res.merged == 0);  // the newest half waits for the oldest
+    auto info = *dst->info();
+    CHECK(info.staged == 0);
+    CHECK(info.pending == half);
+    REQUIRE(res.wants.size() == 1);
+    CHECK(res.wants.front().peer == "src");
+    auto wants = dst->wants(10);
+    REQUIRE(wants.is_ok());
+    REQUIRE(wants->size() == 1);
+    CHECK(wants->front().cid == stream[half].cid);
+    auto rest = dst->on_blocks(std::span(stream).subspan(half), Accept::wanted);
+    REQUIRE(rest.is_ok());
+    CHECK(rest->rejected.empty());
+    CHECK(dump(*dst) == dump(*src));
+    CHECK(*dst->heads() == *src->heads());
+    CHECK(dst->info()->pending == 0);
+  }
+
+  TEST_CASE("blocks a crash left staged are merged when the replica opens again") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    write_history(*src, "k", 80);
+    auto stream = stream_of(*src);
+    {
+      auto dst = open_replica(t.sub("dst"));
+      StreamIngest in(*dst, *src->heads(), "src");
+      add_in_chunks(in, stream, 25);
+      // Closed before merge_step: as if the process died here.
+    }
+    size_t changes = 0;
+    ReplicaOptions o;
+    o.hook = [&](const Change&) { ++changes; };
+    auto dst = open_replica(t.sub("dst"), o);
+    CHECK(dump(*dst) == dump(*src));
+    CHECK(*dst->heads() == *src->heads());
+    CHECK(dst->info()->staged == 0);
+    CHECK(changes == dump(*src).size());
+  }
+
+  TEST_CASE("blocks already merged are duplicates, and their links are not expected again") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    write_history(*src, "k", 30);
+    auto first = stream_of(*src);
+    auto dst = open_replica(t.sub("dst"));
+    {
+      StreamIngest in(*dst, *src->heads(), "src");
+      add_in_chunks(in, first, 30);
+      SyncResult res;
+      merge_all(in, res);
+    }
+    write_history(*src, "n", 10);
+    auto all = stream_of(*src);  // the new blocks, then the merged ones
+    const size_t fresh = all.size() - first.size();
+    REQUIRE(fresh > 0);
+    StreamIngest in(*dst, *src->heads(), "src");
+    auto r = in.add(all);
+    REQUIRE(r.is_ok());
+    CHECK(r->stored == fresh);
+    CHECK(r->duplicates == first.size());
+    CHECK(r->rejected.empty());
+    SyncResult res;
+    merge_all(in, res);
+    CHECK(res.merged == fresh);
+    CHECK(dump(*dst) == dump(*src));
+  }
+
+  TEST_CASE("a merge stops at kMaxQueuedBytes of deltas per transaction") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    // ~1 MB values, one per block: just over the byte cap in all.
+    const size_t n = kMaxQueuedBytes / 1'000'000 + 8;
+    Bytes big(1'000'000, 'v');
+    for (size_t i = 0; i < n; ++i) {
+      big[0] = static_cast<uint8_t>(i);
+      REQUIRE(src->put("big" + std::to_string(i), big).is_ok());
+    }
+    auto stream = stream_of(*src);
+    REQUIRE(stream.size() == n);
+    auto dst = open_replica(t.sub("dst"));
+    StreamIngest in(*dst, *src->heads(), "src");
+    add_in_chunks(in, stream, 32);
+    SyncResult res;
+    CHECK(merge_all(in, res) == 2);
+    CHECK(res.merged == n);
+    CHECK(dump(*dst) == dump(*src));
+  }
+}
