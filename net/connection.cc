@@ -197,12 +197,19 @@ awaitable<void> Connection::write_loop() {
       put_u16(out, at, out.size() - at - 2);
     }
     drained_.notify();
-    error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(out), with_ec(ec));
-    if (ec) {
-      close(io_status(ec, "write"));
-      co_return;
+    // Piece by piece, so that keepalive_loop() sees progress (or none).
+    for (size_t at = 0; at < out.size();) {
+      last_tx_progress_ = std::chrono::steady_clock::now();
+      error_code ec;
+      size_t n = co_await socket_.async_write_some(asio::buffer(out.data() + at, out.size() - at),
+                                                   with_ec(ec));
+      if (ec) {
+        close(io_status(ec, "write"));
+        co_return;
+      }
+      at += n;
     }
+    last_tx_progress_.reset();
     bytes_sent_ += out.size();
   }
 }
@@ -215,11 +222,18 @@ awaitable<void> Connection::keepalive_loop() {
     error_code ec;
     co_await keepalive_.async_wait(with_ec(ec));
     if (closed_) co_return;
-    auto quiet = std::chrono::steady_clock::now() - last_rx_;
-    if (quiet > opts_.idle_timeout) {
-      close(Status(Code::unavailable, "peer sent nothing for " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(quiet).count()) +
-                   " s (idle timeout)"));
+    const auto now = std::chrono::steady_clock::now();
+    auto seconds = [](auto d) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+    };
+    if (now - last_rx_ > opts_.idle_timeout) {
+      close(Status(Code::unavailable,
+                   "peer sent nothing for " + seconds(now - last_rx_) + " s (idle timeout)"));
+      co_return;
+    }
+    if (last_tx_progress_ && now - *last_tx_progress_ > opts_.write_timeout) {
+      close(Status(Code::unavailable, "peer read nothing for " +
+                                          seconds(now - *last_tx_progress_) + " s (write timeout)"));
       co_return;
     }
     send(Lane::control, Ping{++nonce});

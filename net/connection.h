@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <optional>
 #include <string>
 
 #include "net/asio.h"
@@ -31,6 +32,10 @@ struct ConnectionOptions {
   std::chrono::milliseconds ping_interval{5'000};
   // No bytes received for this long closes the connection.
   std::chrono::milliseconds idle_timeout{20'000};
+  // A write that makes no progress for this long closes the connection: the
+  // peer stopped reading (it may still ping), and what it holds — a stream
+  // being served, a call slot — is released.
+  std::chrono::milliseconds write_timeout{20'000};
   // Unsent bytes allowed before the peer counts as too slow.
   size_t max_queued_bytes = size_t{64} << 20;
 };
@@ -100,6 +105,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer deadline_;
   asio::steady_timer keepalive_;
   std::chrono::steady_clock::time_point last_rx_;
+  // Set while a write is under way: when it last made progress.
+  std::optional<std::chrono::steady_clock::time_point> last_tx_progress_;
   bool closed_ = false;
   uint64_t bytes_sent_ = 0, bytes_received_ = 0;
 };

@@ -1042,6 +1042,34 @@ TEST_SUITE("node") {
     CHECK(net.mesh({&a, &b}));
   }
 
+  TEST_CASE("node: a peer that stops reading but stays under the queue limit is closed by the write timeout") {
+    Net net;
+    NodeOptions ao = test_options();
+    ao.connection.write_timeout = 500ms;
+    ao.connection.ping_interval = 100ms;
+    ao.connection.idle_timeout = 10s;  // the silent peer is not idle-closed first
+    Node& a = net.add(ao);
+    RawPeer raw(net.io);
+    auto hello = [&]() -> awaitable<Status> {
+      if (auto ec = co_await raw.connect(endpoint_of(a))) co_return Status(Code::unavailable, ec.message());
+      co_return co_await raw.handshake(net.secret, a.id());
+    };
+    Status hs = wait(net.io, spawn(net.io, hello()));
+    REQUIRE_MESSAGE(hs, hs.to_string());
+    const PeerId raw_id = raw.identity().id();
+    REQUIRE(run_until(net.io, [&] { return a.is_connected(raw_id); }, 2000ms));
+
+    // 32 MiB: more than loopback socket buffers hold, less than the 64 MiB
+    // send queue allows, so only the stalled write can tell.
+    for (int i = 0; i < 128; ++i)
+      REQUIRE(a.publish("flood", Bytes(size_t{256} << 10, static_cast<uint8_t>(i))));
+    const auto t0 = Clock::now();
+    REQUIRE(run_until(net.io, [&] { return !a.is_connected(raw_id); }, 5000ms));
+    MESSAGE("closed " << ms_since(t0) << " ms after the publishes");
+    CHECK_MESSAGE(net.logged(a, "(write timeout)"), net.log_text(a));
+    CHECK_FALSE(net.logged(a, "not keeping up"));
+  }
+
   // ---- pubsub ----
 
   TEST_CASE("node: pubsub across three nodes: delivered once, validated, duplicates counted") {
