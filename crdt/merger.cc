@@ -66,9 +66,12 @@ Status Merger::touch(std::string_view key) {
 }
 
 uint8_t* Merger::allocate(size_t n) {
-  constexpr size_t kChunk = size_t{1} << 20;
+  // Chunks grow from 4 KiB to 1 MiB: a one-key commit stays small, a large
+  // merge makes few allocations. A chunk never moves, so ops keep pointers.
+  constexpr size_t kFirstChunk = size_t{4} << 10, kMaxChunk = size_t{1} << 20;
   if (chunks_.empty() || chunk_used_ + n > chunk_size_) {
-    chunk_size_ = std::max(kChunk, n);
+    size_t next = chunks_.empty() ? kFirstChunk : std::min(kMaxChunk, chunk_size_ * 2);
+    chunk_size_ = std::max(next, n);
     chunks_.emplace_back(new uint8_t[chunk_size_]);
     chunk_used_ = 0;
   }

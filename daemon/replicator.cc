@@ -194,7 +194,7 @@ awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid
                          net::kMaxSubdagBlocks};
   ++counters_.streams;
   // Items (~256 KiB) are gathered into transactions of ~kFeedBytes: one
-  // commit (and fsync) per few MiB instead of per item.
+  // commit (and fsync) per ~32 MiB instead of per item.
   size_t stored = 0, buffered = 0;
   std::vector<IncomingBlock> batch;
   auto stage = [&]() -> Status {
