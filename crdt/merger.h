@@ -58,8 +58,7 @@ class Merger {
   Status merge(const Cid& cid, const Block& block, bool local = false);
   // Elements + tombstones queued by merge() and not yet applied.
   size_t queued() const { return ops_.size(); }
-  size_t queued_bytes() const { return queued_bytes_; }
-  // True once queued() or queued_bytes() reached its per-transaction cap.
+  // True once the queued entries or their bytes reached a per-transaction cap.
   bool full() const { return queued() >= kMaxEntriesPerTxn || queued_bytes_ >= kMaxQueuedBytes; }
   // Applies the queued deltas; call before changes() and before commit.
   Status flush();
@@ -110,13 +109,20 @@ Status check_block_cid(const Cid& cid);
 enum class Intake { refused, duplicate, fresh };
 Result<Intake> take_in(Txn& txn, const Dbs& dbs, const IncomingBlock& in, SyncResult& res);
 
+// Records that `block` waits on each of its links not merged yet (a waiter
+// each, a want with `peer` as hint for those neither stored nor wanted,
+// appended to `wants`, and a pending count). True when every link is merged
+// already: the block is ready and nothing was written.
+Result<bool> wait_on_links(Txn& txn, const Dbs& dbs, const Cid& cid, const Block& block,
+                           const std::string& peer, std::vector<Want>& wants);
+
 using BlockCache = std::unordered_map<Cid, Block, CidHash>;
 struct Drained {
   size_t merged = 0;
   bool more = false;  // ready blocks remain for another transaction
 };
 // Merges ready blocks (Merger::ready(), then the `ready` db) until none is
-// left or `block_budget` blocks or kMaxEntriesPerTxn entries are merged;
+// left, `block_budget` blocks are merged or the Merger is full();
 // applies the queued deltas and writes what is still ready to the db.
 Result<Drained> drain(Txn& txn, const Dbs& dbs, Merger& m, BlockCache& cache, size_t block_budget);
 

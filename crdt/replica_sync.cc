@@ -30,6 +30,25 @@ Result<Intake> take_in(Txn& txn, const Dbs& dbs, const IncomingBlock& in, SyncRe
   return Intake::fresh;
 }
 
+Result<bool> wait_on_links(Txn& txn, const Dbs& dbs, const Cid& cid, const Block& block,
+                           const std::string& peer, std::vector<Want>& wants) {
+  uint64_t missing = 0;
+  for (const auto& l : block.links) {
+    if (txn.has(dbs.merged, l.view())) continue;
+    ++missing;
+    TRELLIS_TRY(txn.put(dbs.waiters, l.view(), cid.view()));
+    if (!txn.has(dbs.blocks, l.view()) && !txn.has(dbs.wants, l.view())) {
+      TRELLIS_TRY(txn.put(dbs.wants, l.view(), as_bytes(peer)));
+      wants.push_back({l, peer});
+    }
+  }
+  if (missing == 0) return true;
+  Bytes count;
+  put_u64be(count, missing);
+  TRELLIS_TRY(txn.put(dbs.pending, cid.view(), count));
+  return false;
+}
+
 // Merges ready blocks — first those made ready in this transaction, then
 // those queued in the `ready` db by an earlier one — until none is left or a
 // budget is spent; then queues what is left in the db.
@@ -145,23 +164,9 @@ Result<SyncResult> Replica::on_blocks(std::span<const IncomingBlock> blocks, Acc
       }
       TRELLIS_TRY(txn.put(d.blocks, in.cid.view(), in.bytes));
       TRELLIS_TRY(txn.del(d.wants, in.cid.view()));
-      uint64_t missing = 0;
-      for (const auto& l : block->links) {
-        if (txn.has(d.merged, l.view())) continue;
-        ++missing;
-        TRELLIS_TRY(txn.put(d.waiters, l.view(), in.cid.view()));
-        if (!txn.has(d.blocks, l.view()) && !txn.has(d.wants, l.view())) {
-          TRELLIS_TRY(txn.put(d.wants, l.view(), as_bytes(peer)));
-          res.wants.push_back({l, peer});
-        }
-      }
-      if (missing == 0) {
-        m.ready().push_back(in.cid.bytes());
-      } else {
-        Bytes count;
-        put_u64be(count, missing);
-        TRELLIS_TRY(txn.put(d.pending, in.cid.view(), count));
-      }
+      auto ready = wait_on_links(txn, d, in.cid, *block, peer, res.wants);
+      if (!ready) return ready.status();
+      if (*ready) m.ready().push_back(in.cid.bytes());
       // Kept decoded: it may become ready within this call.
       cache.emplace(in.cid, std::move(*block));
       ++res.stored;

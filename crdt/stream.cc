@@ -6,8 +6,9 @@
 
 namespace trellis {
 
-StreamIngest::StreamIngest(Replica& replica, std::span<const Cid> roots, std::string peer)
-    : replica_(replica), peer_(std::move(peer)) {
+StreamIngest::StreamIngest(Replica& replica, std::span<const Cid> roots, std::string peer,
+                           size_t max_expected)
+    : replica_(replica), peer_(std::move(peer)), max_expected_(max_expected) {
   for (const auto& r : roots)
     if (auto d = digest_of(r)) expected_.insert(*d);
 }
@@ -44,6 +45,7 @@ Result<SyncResult> StreamIngest::add(std::span<const IncomingBlock> blocks) {
     taken.clear();
     fresh.clear();
     added.clear();
+    size_t taken_expected = 0;  // entries of expected_ received in this batch
     for (const auto& in : blocks) {
       auto intake = take_in(txn, d, in, res);
       if (!intake) return intake.status();
@@ -68,13 +70,15 @@ Result<SyncResult> StreamIngest::add(std::span<const IncomingBlock> blocks) {
       TRELLIS_TRY(txn.put(d.blocks, in.cid.view(), in.bytes));
       TRELLIS_TRY(txn.put(d.staged, in.cid.view(), priority));
       TRELLIS_TRY(txn.del(d.wants, in.cid.view()));
+      if (!fresh.erase(digest)) taken_expected += expected_.count(digest);
       taken.insert(digest);
       for (const auto& l : block->links) {
         auto ld = digest_of(l);
-        if (ld && !txn.has(d.merged, l.view())) fresh.insert(*ld);
+        if (ld && !taken.count(*ld) && !expected_.count(*ld) && !txn.has(d.merged, l.view()))
+          fresh.insert(*ld);
       }
-      if (expected_.size() + fresh.size() > kMaxExpected)
-        return too_large("the stream names more than " + std::to_string(kMaxExpected) +
+      if (expected_.size() - taken_expected + fresh.size() > max_expected_)
+        return too_large("the stream names more than " + std::to_string(max_expected_) +
                          " blocks not received yet");
       added.push_back({block->delta.priority, in.cid});
       ++res.stored;
@@ -82,14 +86,14 @@ Result<SyncResult> StreamIngest::add(std::span<const IncomingBlock> blocks) {
     return Status::ok();
   }));
   for (const auto& c : taken) expected_.erase(c);
-  for (const auto& c : fresh)
-    if (!taken.count(c)) expected_.insert(c);
+  expected_.insert(fresh.begin(), fresh.end());
   staged_.insert(staged_.end(), added.begin(), added.end());
   sorted_ = false;
   return res;
 }
 
 Result<bool> StreamIngest::merge_step(SyncResult& out) {
+  if (next_ >= staged_.size()) return true;  // no write transaction for nothing
   if (!sorted_) {
     std::sort(staged_.begin() + static_cast<std::ptrdiff_t>(next_), staged_.end(),
               [](const Staged& a, const Staged& b) {
@@ -120,23 +124,11 @@ Result<bool> StreamIngest::merge_step(SyncResult& out) {
       TRELLIS_TRY(txn.del(d.staged, cid.view()));
       // Oldest first, the links of an honest block are merged by now; any
       // that are not go the general way (waiters, pending count, wants).
-      uint64_t missing = 0;
-      for (const auto& l : block->links) {
-        if (txn.has(d.merged, l.view())) continue;
-        ++missing;
-        TRELLIS_TRY(txn.put(d.waiters, l.view(), cid.view()));
-        if (!txn.has(d.blocks, l.view()) && !txn.has(d.wants, l.view())) {
-          TRELLIS_TRY(txn.put(d.wants, l.view(), as_bytes(peer_)));
-          wants.push_back({l, peer_});
-        }
-      }
-      if (missing == 0) {
+      auto ready = wait_on_links(txn, d, cid, *block, peer_, wants);
+      if (!ready) return ready.status();
+      if (*ready) {
         TRELLIS_TRY(m.merge(cid, *block));
         ++merged;
-      } else {
-        Bytes count;
-        put_u64be(count, missing);
-        TRELLIS_TRY(txn.put(d.pending, cid.view(), count));
       }
     }
     // Blocks that waited on the ones merged here (from the general path);

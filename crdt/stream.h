@@ -35,7 +35,10 @@ class StreamIngest {
  public:
   // `roots`: the CIDs the stream was asked for; `peer`: the peer streaming
   // (the hint recorded on wants made later).
-  StreamIngest(Replica& replica, std::span<const Cid> roots, std::string peer);
+  // `max_expected`: the bound on links expected but not received yet (add()
+  // fails with too_large beyond it); smaller only in tests.
+  StreamIngest(Replica& replica, std::span<const Cid> roots, std::string peer,
+               size_t max_expected = kMaxExpected);
   // Blocks left staged by a crash (Replica::open).
   static Result<StreamIngest> resume(Replica& replica);
 
@@ -68,6 +71,7 @@ class StreamIngest {
 
   Replica& replica_;
   std::string peer_;
+  size_t max_expected_;
   DigestSet expected_;
   std::vector<Staged> staged_;
   size_t next_ = 0;

@@ -326,6 +326,20 @@ bool closed_by_peer(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset;
 }
 
+// Connects `raw` to `a` and completes the handshake; returns its peer ID
+// once `a` counts it as connected. The raw peer reads nothing after that.
+PeerId connect_raw(Net& net, RawPeer& raw, Node& a) {
+  auto hello = [&]() -> awaitable<Status> {
+    if (auto ec = co_await raw.connect(endpoint_of(a))) co_return Status(Code::unavailable, ec.message());
+    co_return co_await raw.handshake(net.secret, a.id());
+  };
+  Status hs = wait(net.io, spawn(net.io, hello()));
+  REQUIRE_MESSAGE(hs, hs.to_string());
+  const PeerId id = raw.identity().id();
+  REQUIRE(run_until(net.io, [&] { return a.is_connected(id); }, 2000ms));
+  return id;
+}
+
 // When a socket's reads end, and why.
 struct CloseWatch {
   std::optional<Clock::time_point> at;
@@ -1016,14 +1030,7 @@ TEST_SUITE("node") {
 
     // An authenticated peer that never reads after the handshake.
     RawPeer raw(net.io);
-    auto hello = [&]() -> awaitable<Status> {
-      if (auto ec = co_await raw.connect(endpoint_of(a))) co_return Status(Code::unavailable, ec.message());
-      co_return co_await raw.handshake(net.secret, a.id());
-    };
-    Status hs = wait(net.io, spawn(net.io, hello()));
-    REQUIRE_MESSAGE(hs, hs.to_string());
-    const PeerId raw_id = raw.identity().id();
-    REQUIRE(run_until(net.io, [&] { return a.is_connected(raw_id); }, 2000ms));
+    const PeerId raw_id = connect_raw(net, raw, a);
 
     // Publish 256 KiB at a time, as fast as b takes it.
     constexpr int kMax = 400;  // 100 MiB: far more than socket buffers hold
@@ -1050,14 +1057,7 @@ TEST_SUITE("node") {
     ao.connection.idle_timeout = 10s;  // the silent peer is not idle-closed first
     Node& a = net.add(ao);
     RawPeer raw(net.io);
-    auto hello = [&]() -> awaitable<Status> {
-      if (auto ec = co_await raw.connect(endpoint_of(a))) co_return Status(Code::unavailable, ec.message());
-      co_return co_await raw.handshake(net.secret, a.id());
-    };
-    Status hs = wait(net.io, spawn(net.io, hello()));
-    REQUIRE_MESSAGE(hs, hs.to_string());
-    const PeerId raw_id = raw.identity().id();
-    REQUIRE(run_until(net.io, [&] { return a.is_connected(raw_id); }, 2000ms));
+    const PeerId raw_id = connect_raw(net, raw, a);
 
     // 32 MiB: more than loopback socket buffers hold, less than the 64 MiB
     // send queue allows, so only the stalled write can tell.

@@ -3,8 +3,8 @@
 
 #include "crdt/merger.h"
 #include "crdt/stream.h"
-#include "crdt/subdag.h"
 #include "replica_util.h"
+#include "subdag_util.h"
 #include "tempdir.h"
 
 using namespace trellis;
@@ -26,18 +26,11 @@ void write_history(Replica& r, const std::string& prefix, int n) {
   }
 }
 
-// The whole DAG below `roots`, newest first, as blocks.subdag streams it.
+// The source's whole DAG, newest first, as blocks.subdag streams it.
 std::vector<IncomingBlock> stream_of(Replica& src) {
   auto roots = src.heads();
   REQUIRE(roots.is_ok());
-  SubdagWalk walk(*roots, {}, 1'000'000);
-  std::vector<IncomingBlock> out;
-  for (bool more = true; more;) {
-    auto r = walk.next(src.store(), out, 1 << 20, 1000);
-    REQUIRE(r.is_ok());
-    more = *r;
-  }
-  return out;
+  return walk_all(src, *roots, {}, 1'000'000, 1000);
 }
 
 void add_in_chunks(StreamIngest& in, std::span<const IncomingBlock> blocks, size_t chunk) {
@@ -216,6 +209,28 @@ TEST_SUITE("stream") {
     SyncResult res;
     CHECK(merge_all(in, res) == 2);
     CHECK(res.merged == n);
+    CHECK(dump(*dst) == dump(*src));
+  }
+
+  TEST_CASE("a stream naming more unreceived links than max_expected fails and stores nothing") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    write_history(*src, "k", 10);  // a chain: each block links the one before
+    auto stream = stream_of(*src);
+    auto dst = open_replica(t.sub("dst"));
+    // Once the root arrives, its one link is expected: more than 0.
+    StreamIngest tight(*dst, *src->heads(), "src", 0);
+    auto r = tight.add(stream);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == Code::too_large);
+    CHECK(r.status().message().find("more than 0 blocks") != std::string::npos);
+    CHECK(dst->info()->blocks == 0);
+    CHECK(tight.staged() == 0);
+    // A chain never has more than one link outstanding.
+    StreamIngest enough(*dst, *src->heads(), "src", 1);
+    add_in_chunks(enough, stream, 3);
+    SyncResult res;
+    merge_all(enough, res);
     CHECK(dump(*dst) == dump(*src));
   }
 }

@@ -3,8 +3,8 @@
 
 #include <set>
 
-#include "crdt/subdag.h"
 #include "replica_util.h"
+#include "subdag_util.h"
 #include "tempdir.h"
 
 using namespace trellis;
@@ -15,21 +15,6 @@ namespace {
 void write_n(Replica& r, const std::string& prefix, int n) {
   for (int i = 0; i < n; ++i)
     REQUIRE(r.put(prefix + std::to_string(i % 11), val(prefix + std::to_string(i))).is_ok());
-}
-
-std::vector<IncomingBlock> walk_all(Replica& src, std::span<const Cid> roots,
-                                    std::span<const Cid> haves, size_t max_blocks = 1'000'000,
-                                    size_t max_count = 7) {
-  SubdagWalk walk(roots, haves, max_blocks);
-  std::vector<IncomingBlock> out;
-  for (bool more = true; more;) {
-    size_t before = out.size();
-    auto r = walk.next(src.store(), out, 1 << 20, max_count);
-    REQUIRE(r.is_ok());
-    CHECK(out.size() - before <= max_count);
-    more = *r;
-  }
-  return out;
 }
 
 std::set<Cid> cids(std::span<const IncomingBlock> blocks) {
