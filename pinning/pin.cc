@@ -1,0 +1,320 @@
+#include "pinning/pin.h"
+
+#include <algorithm>
+
+#include "crdt/pack.h"
+
+namespace trellis::pinning {
+
+namespace {
+
+constexpr size_t kFields = 16;
+
+std::string fmt_count(const char* what, size_t n, size_t max) {
+  return std::string(what) + " has " + std::to_string(n) + " entries; at most " +
+         std::to_string(max) + " are allowed";
+}
+
+using pack::array;
+using pack::as_bin;
+using pack::as_str;
+using pack::as_uint;
+
+Result<int64_t> as_int(const msgpack::object& o, const char* what) {
+  if (o.type == msgpack::type::POSITIVE_INTEGER) {
+    if (o.via.u64 > static_cast<uint64_t>(INT64_MAX))
+      return corrupt(std::string(what) + " is out of range");
+    return static_cast<int64_t>(o.via.u64);
+  }
+  if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
+  return corrupt(std::string(what) + " is not an integer");
+}
+
+Result<int32_t> as_int32(const msgpack::object& o, const char* what) {
+  auto v = as_int(o, what);
+  if (!v) return v.status();
+  if (*v < INT32_MIN || *v > INT32_MAX) return corrupt(std::string(what) + " is out of range");
+  return static_cast<int32_t>(*v);
+}
+
+Result<std::optional<Cid>> as_opt_cid(const msgpack::object& o, const char* what) {
+  if (o.type == msgpack::type::NIL) return std::optional<Cid>{};
+  auto b = as_bin(o, what);
+  if (!b) return b.status();
+  auto cid = Cid::from_bytes(*b);
+  if (!cid) return corrupt(std::string(what) + ": " + cid.status().message());
+  return std::optional<Cid>(*cid);
+}
+
+Result<std::vector<std::string>> as_strings(const msgpack::object& o, const char* what) {
+  auto a = array(o, what);
+  if (!a) return a.status();
+  std::vector<std::string> out;
+  out.reserve((*a)->size);
+  for (uint32_t i = 0; i < (*a)->size; i++) {
+    auto s = as_str((*a)->ptr[i], what);
+    if (!s) return s.status();
+    out.emplace_back(*s);
+  }
+  return out;
+}
+
+void pack_strings(pack::Packer& pk, const std::vector<std::string>& v) {
+  pk.pack_array(static_cast<uint32_t>(v.size()));
+  for (const auto& s : v) pack::str(pk, s);
+}
+
+void pack_opt_cid(pack::Packer& pk, const std::optional<Cid>& c) {
+  if (c)
+    pack::bin(pk, c->view());
+  else
+    pk.pack_nil();
+}
+
+Status check_strings(const std::vector<std::string>& v, size_t max, const char* what) {
+  if (v.size() > max)
+    return invalid(fmt_count(what, v.size(), max));
+  for (const auto& s : v) {
+    if (s.empty()) return invalid(std::string(what) + " has an empty entry");
+    if (s.size() > kMaxStringBytes)
+      return invalid(std::string(what) + " has an entry over " + std::to_string(kMaxStringBytes) +
+                     " bytes");
+  }
+  std::vector<std::string> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    return invalid(std::string(what) + " lists a peer twice");
+  return Status::ok();
+}
+
+Result<Pin> decode_fields(const msgpack::object& root) {
+  auto top = array(root, "pin");
+  if (!top) return top.status();
+  const auto& f = **top;
+  if (f.size == 0) return corrupt("pin is empty");
+  auto version = as_uint(f.ptr[0], "pin version");
+  if (!version) return version.status();
+  if (*version != kPinVersion)
+    return Status(Code::unsupported, "pin version " + std::to_string(*version) +
+                                         " is not supported (this build reads version " +
+                                         std::to_string(kPinVersion) + ")");
+  if (f.size != kFields)
+    return corrupt("pin has " + std::to_string(f.size) + " fields, expected " +
+                   std::to_string(kFields));
+  Pin p;
+  auto cid_bytes = as_bin(f.ptr[1], "pin cid");
+  if (!cid_bytes) return cid_bytes.status();
+  auto cid = Cid::from_bytes(*cid_bytes);
+  if (!cid) return corrupt("pin cid: " + cid.status().message());
+  p.cid = *cid;
+  auto type = as_uint(f.ptr[2], "pin type");
+  if (!type) return type.status();
+  if (*type < 1 || *type > 4) return corrupt("pin type " + std::to_string(*type) + " is unknown");
+  p.type = static_cast<PinType>(*type);
+  auto name = as_str(f.ptr[3], "pin name");
+  if (!name) return name.status();
+  p.name = std::string(*name);
+  auto mode = as_uint(f.ptr[4], "pin mode");
+  if (!mode) return mode.status();
+  if (*mode > 1) return corrupt("pin mode " + std::to_string(*mode) + " is unknown");
+  p.mode = static_cast<Mode>(*mode);
+  auto rmin = as_int32(f.ptr[5], "replication_factor_min");
+  if (!rmin) return rmin.status();
+  auto rmax = as_int32(f.ptr[6], "replication_factor_max");
+  if (!rmax) return rmax.status();
+  p.replication_factor_min = *rmin;
+  p.replication_factor_max = *rmax;
+  auto allocs = as_strings(f.ptr[7], "allocations");
+  if (!allocs) return allocs.status();
+  p.allocations = std::move(*allocs);
+  auto user = as_strings(f.ptr[8], "user_allocations");
+  if (!user) return user.status();
+  p.user_allocations = std::move(*user);
+  auto expire = as_int(f.ptr[9], "expire_at");
+  if (!expire) return expire.status();
+  p.expire_at = *expire;
+  if (f.ptr[10].type != msgpack::type::MAP) return corrupt("pin metadata is not a map");
+  const auto& m = f.ptr[10].via.map;
+  for (uint32_t i = 0; i < m.size; i++) {
+    auto k = as_str(m.ptr[i].key, "metadata key");
+    if (!k) return k.status();
+    auto v = as_str(m.ptr[i].val, "metadata value");
+    if (!v) return v.status();
+    if (!p.metadata.emplace(std::string(*k), std::string(*v)).second)
+      return corrupt("pin metadata repeats key \"" + std::string(*k) + "\"");
+  }
+  auto update = as_opt_cid(f.ptr[11], "pin_update");
+  if (!update) return update.status();
+  p.pin_update = *update;
+  auto origins = as_strings(f.ptr[12], "origins");
+  if (!origins) return origins.status();
+  p.origins = std::move(*origins);
+  auto depth = as_int32(f.ptr[13], "max_depth");
+  if (!depth) return depth.status();
+  p.max_depth = *depth;
+  auto ref = as_opt_cid(f.ptr[14], "reference");
+  if (!ref) return ref.status();
+  p.reference = *ref;
+  auto ts = as_int(f.ptr[15], "timestamp");
+  if (!ts) return ts.status();
+  p.timestamp = *ts;
+  Status st = validate(p);
+  if (!st) return corrupt("stored pin is invalid: " + st.message());
+  return p;
+}
+
+}  // namespace
+
+const char* mode_name(Mode m) { return m == Mode::direct ? "direct" : "recursive"; }
+
+Result<Mode> parse_mode(std::string_view s) {
+  if (s.empty() || s == "recursive") return Mode::recursive;
+  if (s == "direct") return Mode::direct;
+  return invalid("mode \"" + std::string(s) + "\" is unknown: use recursive or direct");
+}
+
+const char* type_name(PinType t) {
+  switch (t) {
+    case PinType::data: return "pin";
+    case PinType::meta: return "meta-pin";
+    case PinType::cluster_dag: return "clusterdag-pin";
+    case PinType::shard: return "shard-pin";
+  }
+  return "pin";
+}
+
+bool Pin::allocated_to(std::string_view peer) const {
+  if (everywhere() || allocations.empty()) return true;
+  return std::find(allocations.begin(), allocations.end(), peer) != allocations.end();
+}
+
+std::string pin_key(const Cid& cid) { return std::string(kPinPrefix) + cid.to_string(); }
+
+Result<Cid> cid_of_key(std::string_view key) {
+  if (!key.starts_with(kPinPrefix)) return invalid("key " + std::string(key) + " is not a pin");
+  return Cid::parse(key.substr(kPinPrefix.size()));
+}
+
+Bytes encode_pin(const Pin& p) {
+  msgpack::sbuffer buf;
+  pack::Packer pk(buf);
+  pk.pack_array(kFields);
+  pk.pack_uint64(kPinVersion);
+  pack::bin(pk, p.cid.view());
+  pk.pack_uint8(static_cast<uint8_t>(p.type));
+  pack::str(pk, p.name);
+  pk.pack_uint8(static_cast<uint8_t>(p.mode));
+  pk.pack_int32(p.replication_factor_min);
+  pk.pack_int32(p.replication_factor_max);
+  pack_strings(pk, p.allocations);
+  pack_strings(pk, p.user_allocations);
+  pk.pack_int64(p.expire_at);
+  pk.pack_map(static_cast<uint32_t>(p.metadata.size()));
+  for (const auto& [k, v] : p.metadata) {  // std::map: sorted, so deterministic
+    pack::str(pk, k);
+    pack::str(pk, v);
+  }
+  pack_opt_cid(pk, p.pin_update);
+  pack_strings(pk, p.origins);
+  pk.pack_int32(p.max_depth);
+  pack_opt_cid(pk, p.reference);
+  pk.pack_int64(p.timestamp);
+  return pack::to_bytes(buf);
+}
+
+Result<Pin> decode_pin(ByteView bytes) {
+  if (bytes.size() > kMaxEncodedPin)
+    return too_large("pin is " + std::to_string(bytes.size()) + " bytes; at most " +
+                     std::to_string(kMaxEncodedPin) + " are allowed");
+  // Counts: the largest array or map is kMaxPeers; depth 3 (pin → map → str).
+  msgpack::unpack_limit limit(kMaxPeers, kMaxMetadataEntries, kMaxNameBytes + kMaxMetadataBytes,
+                              kMaxCidBytes, 0, 3);
+  return pack::decode(bytes, limit, "pin", [](const msgpack::object& root) {
+    return decode_fields(root);
+  });
+}
+
+Status validate(const Pin& p) {
+  if (p.cid.empty()) return invalid("pin has no CID");
+  if (p.name.size() > kMaxNameBytes)
+    return invalid("name is " + std::to_string(p.name.size()) + " bytes; at most " +
+                   std::to_string(kMaxNameBytes) + " are allowed");
+  int32_t lo = p.replication_factor_min, hi = p.replication_factor_max;
+  if ((lo == -1) != (hi == -1))
+    return invalid("replication factors: -1 (pin everywhere) must be given for both min and "
+                   "max or for neither (got min " +
+                   std::to_string(lo) + ", max " + std::to_string(hi) + ")");
+  if (lo < -1 || hi < -1)
+    return invalid("replication factors must be -1 (everywhere), 0 (default) or positive");
+  if (lo != -1 && hi != 0 && lo > hi)
+    return invalid("replication factor min (" + std::to_string(lo) + ") is larger than max (" +
+                   std::to_string(hi) + ")");
+  if (p.mode == Mode::direct && p.max_depth != 0)
+    return invalid("a direct pin has max_depth 0 (got " + std::to_string(p.max_depth) + ")");
+  if (p.mode == Mode::recursive && p.max_depth == 0)
+    return invalid("a recursive pin cannot have max_depth 0; use mode direct");
+  if (p.max_depth < -1) return invalid("max_depth must be -1 (unlimited) or at least 0");
+  if (Status st = check_strings(p.allocations, kMaxPeers, "allocations"); !st) return st;
+  if (Status st = check_strings(p.user_allocations, kMaxPeers, "user_allocations"); !st) return st;
+  if (Status st = check_strings(p.origins, kMaxOrigins, "origins"); !st) return st;
+  if (p.metadata.size() > kMaxMetadataEntries)
+    return invalid(fmt_count("metadata", p.metadata.size(), kMaxMetadataEntries));
+  size_t meta_bytes = 0;
+  for (const auto& [k, v] : p.metadata) {
+    if (k.empty()) return invalid("metadata has an empty key");
+    meta_bytes += k.size() + v.size();
+  }
+  if (meta_bytes > kMaxMetadataBytes)
+    return invalid("metadata is " + std::to_string(meta_bytes) + " bytes; at most " +
+                   std::to_string(kMaxMetadataBytes) + " are allowed");
+  return Status::ok();
+}
+
+Result<Pin> prepare(Pin p, const std::optional<Pin>& existing,
+                    const std::optional<Pin>& update_from, const PinDefaults& defaults,
+                    int64_t now) {
+  if (p.mode == Mode::direct) p.max_depth = 0;
+  if (Status st = validate(p); !st) return st;
+  if (p.expire_at != 0 && p.expire_at <= now)
+    return invalid("expire_at is in the past; give a future time or leave it unset");
+  if (p.pin_update) {
+    if (!update_from)
+      return Status(Code::not_found, "pin_update: " + p.pin_update->to_string() +
+                                         " is not pinned in the cluster, so there is nothing "
+                                         "to update from");
+    p.replication_factor_min = update_from->replication_factor_min;
+    p.replication_factor_max = update_from->replication_factor_max;
+    p.allocations = update_from->allocations;
+    p.user_allocations = update_from->user_allocations;
+  }
+  // Factors left at 0 take the cluster default. When the default is -1
+  // (everywhere) but the request gave the other factor, "everywhere" would
+  // break the both-or-neither rule, so the missing side follows the given
+  // one: min alone means exactly min, max alone means at least one.
+  bool min_default = p.replication_factor_min == 0, max_default = p.replication_factor_max == 0;
+  if (min_default && max_default) {
+    p.replication_factor_min = defaults.replication_factor_min;
+    p.replication_factor_max = defaults.replication_factor_max;
+  } else if (min_default) {
+    p.replication_factor_min =
+        defaults.replication_factor_min == -1 ? 1 : defaults.replication_factor_min;
+  } else if (max_default) {
+    p.replication_factor_max = defaults.replication_factor_max == -1
+                                   ? p.replication_factor_min
+                                   : std::max(defaults.replication_factor_max,
+                                              p.replication_factor_min);
+  }
+  if (p.replication_factor_min > p.replication_factor_max)
+    return invalid("replication factor min (" + std::to_string(p.replication_factor_min) +
+                   ") is larger than max (" + std::to_string(p.replication_factor_max) +
+                   ") once the cluster defaults apply");
+  if (existing && existing->mode == Mode::recursive && p.mode == Mode::direct)
+    return invalid(p.cid.to_string() +
+                   " is pinned recursively; a direct pin would downgrade it. Unpin it first.");
+  if (p.everywhere()) p.allocations.clear();
+  p.timestamp = now;
+  if (Status st = validate(p); !st) return st;
+  return p;
+}
+
+}  // namespace trellis::pinning
