@@ -18,11 +18,15 @@ constexpr double kAsymptoticFrom = 30.0;
 // y² must not overflow; beyond this φ is astronomically large anyway.
 constexpr double kMaxScore = 1e150;
 
-double to_ms(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
+// A time point in ms, as a double: differences of any two time points are
+// then finite, where subtracting int64 nanoseconds could overflow.
+double to_ms(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count();
 }
 
-double ms_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()); }
+double ms_of(std::chrono::milliseconds d) {
+  return static_cast<double>(d.count());
+}
 
 // -log10 Q(y) for the standard normal upper tail Q.
 double phi_of_score(double y) {
@@ -75,9 +79,12 @@ void PhiDetector::reset() {
 bool PhiDetector::heartbeat(Clock::time_point t) {
   if (last_ && t <= *last_) return false;
   if (last_) {
-    double interval = to_ms(t - *last_);
+    double interval = to_ms(t) - to_ms(*last_);
     if (std::isfinite(outage_y_)) {
-      double cap = mean_ms_ + ms_of(options_.acceptable_pause) + outage_y_ * stddev_ms_;
+      // σ no smaller than the first-interval guess (mean / 4): with a tight
+      // min_stddev the detector must still be able to learn real jitter.
+      double sigma = std::max(stddev_ms_, mean_ms_ / 4.0);
+      double cap = mean_ms_ + ms_of(options_.acceptable_pause) + outage_y_ * sigma;
       interval = std::min(interval, cap);
     }
     add_interval(interval);
@@ -115,7 +122,7 @@ void PhiDetector::recompute() {
 
 double PhiDetector::phi(Clock::time_point now) const {
   if (!last_) return 0.0;
-  double elapsed = std::max(to_ms(now - *last_), 0.0);
+  double elapsed = std::max(to_ms(now) - to_ms(*last_), 0.0);
   return phi_normal(elapsed, mean_ms_ + ms_of(options_.acceptable_pause), stddev_ms_);
 }
 

@@ -70,10 +70,12 @@ struct PhiOptions {
   // one gives a real interval.
   std::chrono::milliseconds first_interval{1000};
   // An interval is recorded clamped to the time at which φ would have
-  // reached this value, so one long outage cannot inflate the statistics and
-  // make the detector blind for the next `window` heartbeats, while a
-  // lasting change of rhythm is still learned, step by step. 0 disables the
-  // clamp.
+  // reached this value (computed with σ no smaller than mean / 4, so a tight
+  // min_stddev does not stop the detector from learning real jitter). Why:
+  // one recorded outage of an hour among 1 s heartbeats makes the mean ~37 s
+  // and σ ~6 min, and the detector would take half an hour to notice the
+  // next failure, for the next `window` heartbeats. A lasting change of
+  // rhythm is still learned, a bounded step per heartbeat. 0 disables it.
   double outage_phi = kDefaultPhiThreshold;
 };
 
@@ -115,13 +117,13 @@ class PhiDetector {
   void recompute();
 
   PhiOptions options_;
-  double outage_y_;  // standard scores past which an interval is clamped
+  double outage_y_ = 0;       // standard scores past which an interval is clamped
   std::vector<double> ring_;  // intervals in ms, ring_.size() == window
   size_t next_ = 0;
   size_t count_ = 0;
   std::optional<Clock::time_point> last_;
-  double mean_ms_;
-  double stddev_ms_;
+  double mean_ms_ = 0;
+  double stddev_ms_ = 0;
 };
 
 // -log10(P(X > x)) for X ~ N(mean, stddev²): exact via erfc, asymptotic in
