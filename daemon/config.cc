@@ -34,6 +34,14 @@ Result<std::vector<net::Multiaddr>> addrs_of(const json& j, const char* field, b
 
 }  // namespace
 
+Result<std::pair<std::string, uint16_t>> ipfs_endpoint(const std::string& multiaddr) {
+  auto m = net::Multiaddr::parse(multiaddr);
+  if (!m) return invalid(m.status().message());
+  if (m->kind != net::Multiaddr::Kind::ip4 || !m->is_dialable())
+    return invalid(multiaddr + " is not a dialable /ip4/A.B.C.D/tcp/PORT address");
+  return std::pair{m->host, m->port};
+}
+
 Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
   auto text = read_file(path, 1 << 20);
   if (!text && text.status().code() == Code::not_found)
@@ -42,8 +50,12 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
   json j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return corrupt(path + " is not a JSON object");
   DaemonConfig c;
-  static const char* kKnown[] = {"listen", "bootstrap", "secret", "rebroadcast_ms",
-                                 "max_connections", "sync_writes"};
+  static const char* kKnown[] = {"listen",          "bootstrap",
+                                 "secret",          "rebroadcast_ms",
+                                 "max_connections", "sync_writes",
+                                 "ipfs_api",        "pin_timeout_ms",
+                                 "pin_concurrency", "recover_interval_ms",
+                                 "replication_factor_min", "replication_factor_max"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
       return invalid(path + ": unknown field \"" + k + "\"");
@@ -79,6 +91,37 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
     if (!f->is_boolean()) return invalid(path + ": sync_writes must be true or false");
     c.sync_writes = f->get<bool>();
   }
+  for (auto [name, out] : {std::pair{"pin_timeout_ms", &c.pin_timeout_ms},
+                           std::pair{"pin_concurrency", &c.pin_concurrency}}) {
+    if (auto* f = field(name)) {
+      if (!f->is_number_unsigned() || f->get<uint64_t>() == 0)
+        return invalid(path + ": " + name + " must be a positive integer");
+      *out = f->get<uint64_t>();
+    }
+  }
+  if (auto* f = field("recover_interval_ms")) {
+    if (!f->is_number_unsigned())
+      return invalid(path + ": recover_interval_ms must be 0 (off) or a positive integer");
+    c.recover_interval_ms = f->get<uint64_t>();
+  }
+  if (auto* f = field("ipfs_api")) {
+    if (!f->is_string()) return invalid(path + ": ipfs_api must be a multiaddr string or \"\"");
+    c.ipfs_api = f->get<std::string>();
+    if (!c.ipfs_api.empty() && !ipfs_endpoint(c.ipfs_api))
+      return invalid(path + ": ipfs_api: " + ipfs_endpoint(c.ipfs_api).status().message());
+  }
+  for (auto [name, out] : {std::pair{"replication_factor_min", &c.replication_factor_min},
+                           std::pair{"replication_factor_max", &c.replication_factor_max}}) {
+    if (auto* f = field(name)) {
+      if (!f->is_number_integer() || f->get<int64_t>() < -1 || f->get<int64_t>() == 0 ||
+          f->get<int64_t>() > 1000)
+        return invalid(path + ": " + name + " must be -1 (every peer) or 1 to 1000");
+      *out = f->get<int64_t>();
+    }
+  }
+  if ((c.replication_factor_min == -1) != (c.replication_factor_max == -1) ||
+      c.replication_factor_min > c.replication_factor_max)
+    return invalid(path + ": replication_factor_min and _max must both be -1, or min <= max");
   return c;
 }
 
@@ -94,6 +137,12 @@ Status DaemonConfig::save(const std::string& path, bool overwrite) const {
   j["rebroadcast_ms"] = rebroadcast_ms;
   j["max_connections"] = max_connections;
   j["sync_writes"] = sync_writes;
+  j["ipfs_api"] = ipfs_api;
+  j["pin_timeout_ms"] = pin_timeout_ms;
+  j["pin_concurrency"] = pin_concurrency;
+  j["recover_interval_ms"] = recover_interval_ms;
+  j["replication_factor_min"] = replication_factor_min;
+  j["replication_factor_max"] = replication_factor_max;
   return write_file_atomic(path, j.dump(2) + "\n", 0600);  // it holds the secret
 }
 

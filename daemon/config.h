@@ -24,11 +24,22 @@ struct DaemonConfig {
   uint64_t max_connections = 64;
   bool sync_writes = true;  // fsync every commit
 
+  // Pinning. The IPFS daemon's RPC API; "" runs the peer without pinning.
+  std::string ipfs_api = "/ip4/127.0.0.1/tcp/5001";
+  uint64_t pin_timeout_ms = 120'000;    // pin/add: longest wait without progress
+  uint64_t pin_concurrency = 10;        // pin/unpin operations at once
+  uint64_t recover_interval_ms = 480'000;  // automatic recover of failed pins; 0 = off
+  int64_t replication_factor_min = -1;  // for pins that give none; -1 = every peer
+  int64_t replication_factor_max = -1;
+
   // Parses config.json; unknown fields and bad values fail with the field's name.
   static Result<DaemonConfig> load(const std::string& path);
   // Writes atomically; refuses to overwrite unless `overwrite`.
   Status save(const std::string& path, bool overwrite = false) const;
 };
+
+// Host and port of an /ip4|ip6/…/tcp/PORT multiaddr (the IPFS API).
+Result<std::pair<std::string, uint16_t>> ipfs_endpoint(const std::string& multiaddr);
 
 std::string identity_path(const std::string& dir);
 std::string config_path(const std::string& dir);

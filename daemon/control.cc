@@ -30,7 +30,7 @@ struct ControlServer::Impl {
       if (ec) co_return;
       std::string line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n - 1);
       buf.consume(n);
-      std::string reply = handler(line) + "\n";
+      std::string reply = (co_await handler(std::move(line))) + "\n";
       co_await asio::async_write(sock, asio::buffer(reply), net::with_ec(ec));
       if (ec) co_return;
     }

@@ -15,7 +15,8 @@ namespace trellis {
 
 class ControlServer {
  public:
-  using Handler = std::function<std::string(const std::string& line)>;
+  // Runs one request line to its reply line (on the io_context's thread).
+  using Handler = std::function<net::awaitable<std::string>(std::string line)>;
   ControlServer(net::asio::io_context& io, std::string path, Handler handler);
   ~ControlServer();
   Status start();  // removes a stale socket file first

@@ -13,6 +13,7 @@ using json = nlohmann::json;
 Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const std::string& dir,
                                                Log log) {
   std::unique_ptr<Service> s(new Service());
+  s->io_ = &io;
   s->dir_ = dir;
   s->log_ = std::move(log);
   auto cfg = DaemonConfig::load(config_path(dir));
@@ -39,7 +40,23 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   s->replicator_ = std::make_unique<Replicator>(*s->node_, *s->replica_);
   s->replicator_->log = s->log_;
   s->control_ = std::make_unique<ControlServer>(
-      io, control_path(dir), [raw = s.get()](const std::string& line) { return raw->command(line); });
+      io, control_path(dir), [raw = s.get()](std::string line) { return raw->command(std::move(line)); });
+  if (!s->config_.ipfs_api.empty()) {
+    auto ep = ipfs_endpoint(s->config_.ipfs_api);
+    if (!ep) return ep.status();
+    pinning::IpfsOptions io_opts;
+    io_opts.host = ep->first;
+    io_opts.port = ep->second;
+    io_opts.pin_timeout = std::chrono::milliseconds(s->config_.pin_timeout_ms);
+    s->ipfs_ = std::make_unique<pinning::IpfsClient>(io, io_opts);
+    s->pins_ = std::make_unique<pinning::ReplicaPins>(*s->replica_);
+    pinning::TrackerOptions to;
+    to.self = s->node_->id().to_string();
+    to.queue.concurrency = s->config_.pin_concurrency;
+    to.recover_interval = std::chrono::milliseconds(s->config_.recover_interval_ms);
+    s->tracker_ = std::make_unique<pinning::Tracker>(io, *s->ipfs_, *s->pins_, to);
+    s->replica_->set_hook([raw = s.get()](const Change& c) { raw->tracker_->on_change(c); });
+  }
   return s;
 }
 
@@ -47,20 +64,33 @@ Status Service::start() {
   TRELLIS_TRY(node_->start());
   TRELLIS_TRY(replicator_->start());
   TRELLIS_TRY(control_->start());
+  if (tracker_) {
+    tracker_->start();
+    // Queue whatever is allocated here and missing from IPFS (after a
+    // restart, or pins that arrived while the daemon was down).
+    net::asio::co_spawn(
+        *io_,
+        [](pinning::Tracker& t, Log log) -> net::awaitable<void> {
+          Status st = co_await t.sync();
+          if (!st) log("pinning: start-up sync with IPFS failed (will retry): " + st.to_string());
+        }(*tracker_, log_),
+        net::asio::detached);
+  }
   return Status::ok();
 }
 
 void Service::stop() {
   control_->stop();
+  if (tracker_) tracker_->stop();
   replicator_->stop();
   node_->stop();
 }
 
-namespace {
-
 std::string error_reply(const std::string& what) {
   return json{{"ok", false}, {"error", what}}.dump();
 }
+
+namespace {
 
 std::vector<std::string> words(const std::string& line) {
   std::istringstream in(line);
@@ -71,9 +101,16 @@ std::vector<std::string> words(const std::string& line) {
 
 }  // namespace
 
-std::string Service::command(const std::string& line) {
+net::awaitable<std::string> Service::command(std::string line) {
   auto w = words(line);
-  if (w.empty()) return error_reply("empty command; try: help");
+  if (w.empty()) co_return error_reply("empty command; try: help");
+  const std::string cmd = w[0];
+  if (cmd == "pin" || cmd == "unpin" || cmd == "status" || cmd == "recover")
+    co_return co_await pin_command(std::move(w));
+  co_return sync_command(line, w);
+}
+
+std::string Service::sync_command(const std::string& line, const std::vector<std::string>& w) {
   const std::string& cmd = w[0];
   if (cmd == "info") return info();
   if (cmd == "get" && w.size() == 2) {
@@ -85,7 +122,8 @@ std::string Service::command(const std::string& line) {
   }
   if (cmd == "put" || cmd == "del" || cmd == "load") return write(line);
   return error_reply("unknown command \"" + line +
-                     "\"; commands: info, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH]");
+                     "\"; commands: info, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH], "
+                     "pin CID [OPTION=VALUE...], unpin CID, status [CID], recover [CID]");
 }
 
 std::string Service::write(const std::string& line) {

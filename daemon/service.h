@@ -11,8 +11,12 @@
 #include "daemon/control.h"
 #include "daemon/replicator.h"
 #include "net/node.h"
+#include "pinning/tracker.h"
 
 namespace trellis {
+
+// {"ok":false,"error":what} — the reply to a control line that failed.
+std::string error_reply(const std::string& what);
 
 class Service {
  public:
@@ -22,14 +26,20 @@ class Service {
   Status start();
   void stop();
   // Executes one control line; returns one JSON line.
-  std::string command(const std::string& line);
+  net::awaitable<std::string> command(std::string line);
   net::Node& node() { return *node_; }
 
  private:
   Service() = default;
   std::string info();
+  std::string sync_command(const std::string& line, const std::vector<std::string>& words);
   std::string write(const std::string& line);
+  // Pinning commands (daemon/pin_commands.cc).
+  net::awaitable<std::string> pin_command(std::vector<std::string> words);
+  std::string pin(const std::vector<std::string>& words);
+  std::string unpin(const std::vector<std::string>& words);
 
+  net::asio::io_context* io_ = nullptr;
   std::string dir_;
   Log log_;
   DaemonConfig config_;
@@ -37,6 +47,10 @@ class Service {
   std::unique_ptr<net::Node> node_;
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<ControlServer> control_;
+  // Pinning; absent when ipfs_api is "".
+  std::unique_ptr<pinning::IpfsClient> ipfs_;
+  std::unique_ptr<pinning::ReplicaPins> pins_;
+  std::unique_ptr<pinning::Tracker> tracker_;
 };
 
 }  // namespace trellis

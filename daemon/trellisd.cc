@@ -1,5 +1,6 @@
-// trellisd: a Trellis peer. This first version replicates a key-value state
-// between peers; pinning and the HTTP APIs come later.
+// trellisd: a Trellis peer. It replicates the cluster's state between peers
+// and makes the local IPFS daemon pin what the state allocates to it; the
+// HTTP APIs come later.
 #include <sys/stat.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -21,16 +22,24 @@ const char* kUsage = R"(trellisd — a Trellis peer
 
 Usage:
   trellisd init [--dir DIR] [--listen ADDR]... [--bootstrap ADDR]... [--secret HEX]
-                [--rebroadcast-ms N] [--no-sync]
+                [--rebroadcast-ms N] [--no-sync] [--ipfs-api ADDR]
       Creates DIR (default ~/.trellis): a new identity, a config with a new
       cluster secret (or the one given: every member needs the same), the
       listen addresses (default /ip4/0.0.0.0/tcp/9096) and bootstrap peers
-      (/ip4/A.B.C.D/tcp/PORT/p2p/12D3KooW…). Refuses to overwrite.
+      (/ip4/A.B.C.D/tcp/PORT/p2p/12D3KooW…) and the IPFS API address
+      (default /ip4/127.0.0.1/tcp/5001; "" for no pinning). Refuses to
+      overwrite. Every setting is in DIR/config.json.
   trellisd run [--dir DIR]
       Runs the peer until SIGINT/SIGTERM. Prints its peer ID and addresses.
   trellisd ctl [--dir DIR] COMMAND...
       Sends a command to the running peer and prints its JSON reply:
       info | get KEY | put KEY VALUE | del KEY | load N PREFIX [BATCH]
+      pin CID [name=NAME] [mode=recursive|direct] [replication=N] [min=N] [max=N]
+          [allocations=PEER,...] [expire-in=30m|2h|7d|SECONDS] [meta-KEY=VALUE]
+          [pin-update=OLDCID] [origins=MULTIADDR,...]
+      unpin CID | status [CID] | recover [CID]
+      Pinning needs an IPFS daemon at ipfs_api (config.json, default
+      /ip4/127.0.0.1/tcp/5001); replication -1 pins on every peer.
   trellisd id [--dir DIR]
       Prints the peer ID.
 )";
@@ -76,6 +85,10 @@ int cmd_init(const std::string& dir, const std::vector<std::string>& args) {
       cfg.rebroadcast_ms = std::stoull(value());
     } else if (a == "--no-sync") {
       cfg.sync_writes = false;
+    } else if (a == "--ipfs-api") {
+      cfg.ipfs_api = value();
+      if (!cfg.ipfs_api.empty() && !ipfs_endpoint(cfg.ipfs_api))
+        return fail("--ipfs-api: " + ipfs_endpoint(cfg.ipfs_api).status().message());
     } else {
       return fail("unknown option " + a + " (see trellisd --help)");
     }

@@ -1,0 +1,215 @@
+// The control socket's pinning commands: pin, unpin, status, recover.
+#include <charconv>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "daemon/service.h"
+#include "pinning/allocator.h"
+
+namespace trellis {
+
+using json = nlohmann::json;
+using namespace pinning;
+
+namespace {
+
+constexpr size_t kMaxListed = 1000;  // status lines listed in one reply
+
+const char* kPinUsage =
+    "usage: pin CID [name=NAME] [mode=recursive|direct] [replication=N] [min=N] [max=N] "
+    "[allocations=PEER,PEER] [expire-in=SECONDS|30m|2h|7d] [meta-KEY=VALUE] [pin-update=CID] "
+    "[origins=MULTIADDR,MULTIADDR]";
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<int64_t> parse_int(const std::string& key, const std::string& v) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size())
+    return invalid(key + "=" + v + ": not an integer");
+  return n;
+}
+
+// "90", "90s", "30m", "2h", "7d" → seconds.
+Result<int64_t> parse_duration(const std::string& v) {
+  if (v.empty()) return invalid("expire-in is empty");
+  int64_t unit = 1;
+  std::string digits = v;
+  switch (v.back()) {
+    case 's': unit = 1; digits.pop_back(); break;
+    case 'm': unit = 60; digits.pop_back(); break;
+    case 'h': unit = 3600; digits.pop_back(); break;
+    case 'd': unit = 86400; digits.pop_back(); break;
+    default: break;
+  }
+  auto n = parse_int("expire-in", digits);
+  if (!n || *n <= 0 || *n > (int64_t{1} << 40))
+    return invalid("expire-in=" + v + ": give a positive duration such as 3600, 30m, 2h or 7d");
+  return *n * unit;
+}
+
+// Fills a pin request from KEY=VALUE words.
+Status parse_pin_request(const std::vector<std::string>& w, Pin& p) {
+  for (size_t i = 2; i < w.size(); i++) {
+    auto eq = w[i].find('=');
+    if (eq == std::string::npos) return invalid("\"" + w[i] + "\" is not KEY=VALUE; " + kPinUsage);
+    std::string k = w[i].substr(0, eq), v = w[i].substr(eq + 1);
+    if (k == "name") {
+      p.name = v;
+    } else if (k == "mode") {
+      auto m = parse_mode(v);
+      if (!m) return m.status();
+      p.mode = *m;
+    } else if (k == "replication" || k == "min" || k == "max") {
+      auto n = parse_int(k, v);
+      if (!n) return n.status();
+      if (*n < -1 || *n > 1000) return invalid(k + " must be -1 (every peer) or 0 to 1000");
+      if (k != "max") p.replication_factor_min = static_cast<int32_t>(*n);
+      if (k != "min") p.replication_factor_max = static_cast<int32_t>(*n);
+    } else if (k == "allocations") {
+      p.user_allocations = split_commas(v);
+    } else if (k == "expire-in") {
+      auto secs = parse_duration(v);
+      if (!secs) return secs.status();
+      p.expire_at = now_ns() + *secs * 1'000'000'000;
+    } else if (k.starts_with("meta-") && k.size() > 5) {
+      p.metadata[k.substr(5)] = v;
+    } else if (k == "pin-update") {
+      auto c = Cid::parse(v);
+      if (!c) return invalid("pin-update: " + c.status().message());
+      p.pin_update = *c;
+    } else if (k == "origins") {
+      p.origins = split_commas(v);
+    } else {
+      return invalid("unknown option \"" + k + "\"; " + kPinUsage);
+    }
+  }
+  return Status::ok();
+}
+
+json info_json(const PinInfo& i) {
+  json j{{"cid", i.cid.to_string()}, {"status", status_name(i.status)}};
+  if (!i.name.empty()) j["name"] = i.name;
+  if (i.attempts) j["attempt_count"] = i.attempts;
+  if (!i.error.empty()) j["error"] = i.error;
+  return j;
+}
+
+}  // namespace
+
+std::string Service::pin(const std::vector<std::string>& w) {
+  if (w.size() < 2) return error_reply(kPinUsage);
+  auto cid = Cid::parse(w[1]);
+  if (!cid) return error_reply("pin: " + cid.status().message());
+  Pin req;
+  req.cid = *cid;
+  if (Status st = parse_pin_request(w, req); !st) return error_reply(st.message());
+  auto existing = pins_->get(*cid);
+  if (!existing) return error_reply(existing.status().to_string());
+  std::optional<Pin> update_from;
+  if (req.pin_update) {
+    auto from = pins_->get(*req.pin_update);
+    if (!from) return error_reply(from.status().to_string());
+    update_from = *from;
+  }
+  PinDefaults defaults{static_cast<int32_t>(config_.replication_factor_min),
+                       static_cast<int32_t>(config_.replication_factor_max)};
+  auto p = prepare(std::move(req), *existing, update_from, defaults, now_ns());
+  if (!p) return error_reply(p.status().message());
+  if (!p->pin_update && !p->everywhere()) {
+    // Until peers publish metrics, every connected peer is a candidate with
+    // equal free space; the allocator breaks the tie by peer ID.
+    std::vector<PeerMetrics> candidates{{node_->id().to_string(), 1, {}, 0}};
+    for (const auto& peer : node_->connected()) candidates.push_back({peer.to_string(), 1, {}, 0});
+    AllocationRequest ar{p->replication_factor_min, p->replication_factor_max,
+                         p->user_allocations, *existing ? (*existing)->allocations
+                                                        : std::vector<std::string>{}};
+    AllocatorOptions ao;
+    ao.allocate_by = {"freespace"};
+    auto chosen = allocate(ar, candidates, ao);
+    if (!chosen) return error_reply(chosen.status().message());
+    p->allocations = std::move(*chosen);
+  }
+  auto put = replica_->put(pin_key(p->cid), encode_pin(*p));
+  if (!put) return error_reply(put.status().to_string());
+  replicator_->announce();
+  json allocations = json::array();
+  for (const auto& a : p->allocations) allocations.push_back(a);
+  return json{{"ok", true},
+              {"cid", p->cid.to_string()},
+              {"replication_factor_min", p->replication_factor_min},
+              {"replication_factor_max", p->replication_factor_max},
+              {"allocations", allocations}}
+      .dump();
+}
+
+std::string Service::unpin(const std::vector<std::string>& w) {
+  if (w.size() != 2) return error_reply("usage: unpin CID");
+  auto cid = Cid::parse(w[1]);
+  if (!cid) return error_reply("unpin: " + cid.status().message());
+  auto existing = pins_->get(*cid);
+  if (!existing) return error_reply(existing.status().to_string());
+  if (!*existing) return error_reply(cid->to_string() + " is not pinned in the cluster");
+  auto removed = replica_->remove(pin_key(*cid));
+  if (!removed) return error_reply(removed.status().to_string());
+  replicator_->announce();
+  return json{{"ok", true}, {"cid", cid->to_string()}}.dump();
+}
+
+net::awaitable<std::string> Service::pin_command(std::vector<std::string> w) {
+  if (!tracker_)
+    co_return error_reply("pinning is off on this peer: set ipfs_api in its config.json");
+  if (w[0] == "pin") co_return pin(w);
+  if (w[0] == "unpin") co_return unpin(w);
+  std::optional<Cid> cid;
+  if (w.size() == 2) {
+    auto c = Cid::parse(w[1]);
+    if (!c) co_return error_reply(w[0] + ": " + c.status().message());
+    cid = *c;
+  } else if (w.size() > 2) {
+    co_return error_reply("usage: " + w[0] + " [CID]");
+  }
+  if (w[0] == "status" && cid) {
+    PinInfo i = co_await tracker_->status(*cid);
+    co_return json{{"ok", true}, {"pin", info_json(i)}}.dump();
+  }
+  if (w[0] == "status") {
+    json counts = json::object(), listed = json::array();
+    size_t n = 0;
+    Status st = co_await tracker_->status_all([&](const PinInfo& i) {
+      auto& c = counts[status_name(i.status)];
+      c = c.is_null() ? 1 : c.get<size_t>() + 1;
+      if (n++ < kMaxListed) listed.push_back(info_json(i));
+      return true;
+    });
+    if (!st) co_return error_reply(st.to_string());
+    co_return json{{"ok", true}, {"total", n}, {"counts", counts}, {"pins", listed},
+                   {"truncated", n > kMaxListed}}
+        .dump();
+  }
+  if (cid) {
+    PinInfo i = co_await tracker_->recover(*cid);
+    co_return json{{"ok", true}, {"pin", info_json(i)}}.dump();
+  }
+  auto queued = co_await tracker_->recover_all();
+  if (!queued) co_return error_reply(queued.status().to_string());
+  co_return json{{"ok", true}, {"queued", *queued}}.dump();
+}
+
+}  // namespace trellis

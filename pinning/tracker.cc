@@ -1,0 +1,275 @@
+#include "pinning/tracker.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace trellis::pinning {
+
+using net::awaitable;
+using net::error_code;
+
+// ---- ReplicaPins ----
+
+Result<std::optional<Pin>> ReplicaPins::get(const Cid& cid) const {
+  auto v = replica_.get(pin_key(cid));
+  if (!v) return v.status();
+  if (!*v) return std::optional<Pin>{};
+  auto pin = decode_pin(**v);
+  if (!pin) return pin.status();
+  return std::optional<Pin>(std::move(*pin));
+}
+
+Status ReplicaPins::scan(const std::function<bool(const Pin&)>& fn) const {
+  return replica_.scan(kPinPrefix, [&](std::string_view, ByteView value) {
+    auto pin = decode_pin(value);
+    return !pin || fn(*pin);  // a value that does not decode is skipped
+  });
+}
+
+// ---- the IPFS side of a listing, 8 bytes per pin ----
+
+namespace {
+
+// 64 bits of a CID's multihash digest: sha2-256 digests are uniform, so
+// their first 8 bytes are a hash with collision odds of n²/2⁶⁵. Comparing
+// multihashes makes a CIDv0 and the CIDv1 of the same content equal, as
+// they are to IPFS.
+uint64_t short_hash(const Cid& cid) {
+  ByteView d = cid.hash().digest;
+  uint64_t v = 0;
+  if (d.size() >= 8) {
+    std::memcpy(&v, d.data(), 8);
+    return v;
+  }
+  return std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
+}  // namespace
+
+struct Tracker::Lists {
+  bool reachable = true;
+  std::vector<uint64_t> recursive, direct;
+
+  IpfsPin lookup(const Cid& cid) const {
+    if (!reachable) return IpfsPin::unknown;
+    uint64_t h = short_hash(cid);
+    if (std::binary_search(recursive.begin(), recursive.end(), h)) return IpfsPin::recursive;
+    if (std::binary_search(direct.begin(), direct.end(), h)) return IpfsPin::direct;
+    return IpfsPin::none;
+  }
+};
+
+// ---- Tracker ----
+
+Tracker::Tracker(net::asio::io_context& io, IpfsClient& ipfs, const PinSource& pins,
+                 TrackerOptions opts)
+    : io_(io),
+      ipfs_(ipfs),
+      pins_(pins),
+      opts_(std::move(opts)),
+      queue_(opts_.queue),
+      retry_timer_(std::make_unique<net::asio::steady_timer>(io)),
+      recover_timer_(std::make_unique<net::asio::steady_timer>(io)),
+      alive_(std::make_shared<bool>(true)) {}
+
+Tracker::~Tracker() {
+  *alive_ = false;
+  stop();
+}
+
+void Tracker::start() {
+  net::asio::co_spawn(io_, worker(), net::asio::detached);
+  if (opts_.recover_interval.count() > 0)
+    net::asio::co_spawn(io_, recover_loop(), net::asio::detached);
+}
+
+void Tracker::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& [id, token] : running_) token->cancel();
+  retry_timer_->cancel();
+  recover_timer_->cancel();
+}
+
+void Tracker::kick() { retry_timer_->cancel(); }
+
+void Tracker::cancel(std::optional<uint64_t> id) {
+  if (!id) return;
+  if (auto it = running_.find(*id); it != running_.end()) it->second->cancel();
+}
+
+void Tracker::on_change(const Change& change) {
+  if (!change.key.starts_with(kPinPrefix)) return;
+  auto cid = cid_of_key(change.key);
+  if (!cid) return;
+  Pin pin;
+  pin.cid = *cid;
+  bool mine = false;
+  if (change.value) {
+    auto decoded = decode_pin(*change.value);
+    if (decoded && decoded->cid == *cid) {
+      mine = decoded->allocated_to(opts_.self);
+      if (mine) pin = std::move(*decoded);
+    }
+  }
+  cancel(queue_.enqueue(mine ? OpType::pin : OpType::unpin, pin));
+  kick();
+}
+
+awaitable<void> Tracker::worker() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    while (auto op = queue_.next(Clock::now()))
+      net::asio::co_spawn(io_, execute(std::move(*op)), net::asio::detached);
+    auto wake = queue_.next_wakeup();
+    retry_timer_->expires_at(wake ? *wake : Clock::time_point::max());
+    error_code ec;
+    co_await retry_timer_->async_wait(net::with_ec(ec));
+  }
+}
+
+awaitable<void> Tracker::execute(Op op) {
+  auto alive = alive_;
+  auto token = std::make_shared<CancelToken>();
+  running_[op.id] = token;
+  Status st;
+  if (op.type == OpType::pin) {
+    // Best effort: connecting to the pin's origins only speeds fetching up.
+    for (const auto& origin : op.pin.origins) {
+      Status connected = co_await ipfs_.swarm_connect(origin);
+      (void)connected;
+      if (!*alive || token->cancelled()) break;
+    }
+    if (op.pin.pin_update && op.pin.mode == Mode::recursive && !token->cancelled()) {
+      st = co_await ipfs_.pin_update(*op.pin.pin_update, op.pin.cid, token);
+      // The old pin may not be here (or the daemon may lack pin/update):
+      // then a plain pin does the job.
+      if (!st && *alive && !token->cancelled()) st = co_await ipfs_.pin_add(op.pin.cid, op.pin.mode, {}, token);
+    } else if (!token->cancelled()) {
+      st = co_await ipfs_.pin_add(op.pin.cid, op.pin.mode, {}, token);
+    }
+  } else {
+    st = co_await ipfs_.pin_rm(op.pin.cid, token);
+  }
+  if (!*alive) co_return;
+  if (token->cancelled() && st.is_ok()) st = Status(Code::unavailable, "cancelled");
+  running_.erase(op.id);
+  queue_.finish(op.id, st, Clock::now());
+  kick();
+}
+
+PinInfo Tracker::info_of(const Cid& cid, const Pin* pin, IpfsPin ipfs) const {
+  PinInfo info;
+  info.cid = cid;
+  if (pin) info.name = pin->name;
+  const Op* op = queue_.find(cid);
+  OpView view;
+  if (op) view = op->view();
+  info.status = compute_status(pin, opts_.self, ipfs, op ? &view : nullptr);
+  if (op) {
+    info.attempts = op->attempts;
+    info.error = op->error;
+  }
+  return info;
+}
+
+awaitable<PinInfo> Tracker::status(Cid cid) {
+  auto pin = pins_.get(cid);
+  std::optional<Pin> p = pin ? *pin : std::nullopt;
+  IpfsPin ipfs = IpfsPin::none;
+  if (!queue_.find(cid) && p && p->allocated_to(opts_.self)) {
+    auto r = co_await ipfs_.pin_ls_one(cid);
+    ipfs = r ? *r : IpfsPin::unknown;
+  }
+  PinInfo info = info_of(cid, p ? &*p : nullptr, ipfs);
+  if (!pin) info.error = pin.status().message();
+  co_return info;
+}
+
+awaitable<Status> Tracker::status_all(std::function<bool(const PinInfo&)> fn) {
+  auto lists = std::make_shared<Lists>();
+  for (auto* type : {"recursive", "direct"}) {
+    auto& into = std::string_view(type) == "recursive" ? lists->recursive : lists->direct;
+    Status st = co_await ipfs_.pin_ls(type, [&](const Cid& cid, IpfsPin) {
+      into.push_back(short_hash(cid));
+      return true;
+    });
+    if (!st) {
+      lists->reachable = false;
+      break;
+    }
+  }
+  std::sort(lists->recursive.begin(), lists->recursive.end());
+  std::sort(lists->direct.begin(), lists->direct.end());
+  bool more = true;
+  Status st = pins_.scan([&](const Pin& pin) {
+    more = fn(info_of(pin.cid, &pin, lists->lookup(pin.cid)));
+    return more;
+  });
+  if (!st || !more) co_return st;
+  // Operations on CIDs the state no longer has (unpins in flight or failed).
+  std::vector<Cid> orphans;
+  queue_.for_each([&](const Cid& cid, const Op& op) {
+    if (op.type == OpType::unpin) {
+      auto p = pins_.get(cid);
+      if (p && !*p) orphans.push_back(cid);
+    }
+    return true;
+  });
+  for (const auto& cid : orphans)
+    if (!fn(info_of(cid, nullptr, IpfsPin::none))) break;
+  co_return Status::ok();
+}
+
+awaitable<Status> Tracker::sync() {
+  auto r = co_await recover_all();
+  co_return r.status();
+}
+
+awaitable<PinInfo> Tracker::recover(Cid cid) {
+  if (!queue_.recover(cid)) {
+    PinInfo now = co_await status(cid);
+    if (now.status == TrackerStatus::unexpectedly_unpinned ||
+        now.status == TrackerStatus::cluster_error) {
+      auto pin = pins_.get(cid);
+      if (pin && *pin) cancel(queue_.enqueue(OpType::pin, **pin));
+    }
+  }
+  kick();
+  co_return co_await status(cid);
+}
+
+awaitable<Result<size_t>> Tracker::recover_all() {
+  std::vector<Pin> again;
+  size_t count = 0;
+  Status st = co_await status_all([&](const PinInfo& info) {
+    if (info.status == TrackerStatus::pin_error || info.status == TrackerStatus::unpin_error) {
+      if (queue_.recover(info.cid)) count++;
+    } else if (info.status == TrackerStatus::unexpectedly_unpinned) {
+      auto pin = pins_.get(info.cid);
+      if (pin && *pin) again.push_back(std::move(**pin));
+    }
+    return true;
+  });
+  if (!st) co_return st;
+  for (const auto& pin : again) cancel(queue_.enqueue(OpType::pin, pin));
+  count += again.size();
+  kick();
+  co_return count;
+}
+
+awaitable<void> Tracker::recover_loop() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    recover_timer_->expires_after(opts_.recover_interval);
+    error_code ec;
+    co_await recover_timer_->async_wait(net::with_ec(ec));
+    if (!*alive || stopped_) break;
+    auto r = co_await recover_all();
+    (void)r;
+  }
+}
+
+}  // namespace trellis::pinning

@@ -1,0 +1,113 @@
+// Tracker: makes the local IPFS daemon pin what the converged state
+// allocates to this peer, and reports each pin's status on this peer.
+//
+// Stateless: the only thing it keeps is the OpQueue of in-flight and failed
+// operations. Status is computed on demand from the state (through
+// PinSource), IPFS's pin/ls and that queue, so a restart loses nothing: the
+// daemon calls sync() and every allocated pin that IPFS lacks is queued.
+//
+// Threading: everything on the io_context's thread; the PinSource calls are
+// made there too.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crdt/replica.h"
+#include "net/asio.h"
+#include "pinning/ipfs.h"
+#include "pinning/op_queue.h"
+
+namespace trellis::pinning {
+
+// Read access to the converged state's pins.
+class PinSource {
+ public:
+  virtual ~PinSource() = default;
+  virtual Result<std::optional<Pin>> get(const Cid& cid) const = 0;
+  // Every pin in CID-key order until fn returns false.
+  virtual Status scan(const std::function<bool(const Pin&)>& fn) const = 0;
+};
+
+// PinSource over a Replica's /pins/ keys. Values that fail to decode are
+// skipped (scan) or reported (get).
+class ReplicaPins : public PinSource {
+ public:
+  explicit ReplicaPins(const Replica& replica) : replica_(replica) {}
+  Result<std::optional<Pin>> get(const Cid& cid) const override;
+  Status scan(const std::function<bool(const Pin&)>& fn) const override;
+
+ private:
+  const Replica& replica_;
+};
+
+struct TrackerOptions {
+  std::string self;  // this peer's ID, as allocations name it
+  OpQueueOptions queue;
+  // How often failed and unexpectedly unpinned pins are recovered by
+  // themselves; 0 turns it off.
+  std::chrono::milliseconds recover_interval{std::chrono::minutes(8)};
+};
+
+// One pin's status on this peer, as IPFS Cluster's PinInfo has it.
+struct PinInfo {
+  Cid cid;
+  std::string name;
+  TrackerStatus status = TrackerStatus::undefined;
+  uint32_t attempts = 0;
+  std::string error;
+};
+
+class Tracker {
+ public:
+  Tracker(net::asio::io_context& io, IpfsClient& ipfs, const PinSource& pins, TrackerOptions opts);
+  ~Tracker();
+
+  void start();  // the worker and the periodic recover
+  void stop();   // cancels running operations; safe to call twice
+
+  // The state changed for a key (the Replica hook). Keys outside /pins/ are
+  // ignored.
+  void on_change(const Change& change);
+  // Queues a pin for every allocated pin IPFS lacks and an unpin for nothing
+  // (only the state's own removals unpin). Run at start-up.
+  net::awaitable<Status> sync();
+
+  net::awaitable<PinInfo> status(Cid cid);
+  // Every pin in the state plus every operation on a CID the state no longer
+  // has, streamed to fn (until it returns false). Memory: 8 bytes for each
+  // pin IPFS holds, not a copy of the list.
+  net::awaitable<Status> status_all(std::function<bool(const PinInfo&)> fn);
+  // Retries a failed operation or re-pins an unexpectedly unpinned CID now.
+  net::awaitable<PinInfo> recover(Cid cid);
+  // recover() for every pin in an error state; returns how many were queued.
+  net::awaitable<Result<size_t>> recover_all();
+
+  const OpQueue& queue() const { return queue_; }
+
+ private:
+  struct Lists;
+  void kick();
+  net::awaitable<void> worker();
+  net::awaitable<void> execute(Op op);
+  net::awaitable<void> recover_loop();
+  void cancel(std::optional<uint64_t> id);
+  PinInfo info_of(const Cid& cid, const Pin* pin, IpfsPin ipfs) const;
+
+  net::asio::io_context& io_;
+  IpfsClient& ipfs_;
+  const PinSource& pins_;
+  TrackerOptions opts_;
+  OpQueue queue_;
+  std::map<uint64_t, std::shared_ptr<CancelToken>> running_;
+  std::unique_ptr<net::asio::steady_timer> retry_timer_;    // the worker sleeps on it
+  std::unique_ptr<net::asio::steady_timer> recover_timer_;
+  std::shared_ptr<bool> alive_;
+  bool stopped_ = false;
+};
+
+}  // namespace trellis::pinning
