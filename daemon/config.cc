@@ -55,7 +55,10 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
                                  "max_connections", "sync_writes",
                                  "ipfs_api",        "pin_timeout_ms",
                                  "pin_concurrency", "recover_interval_ms",
-                                 "replication_factor_min", "replication_factor_max"};
+                                 "replication_factor_min", "replication_factor_max",
+                                 "metrics_ttl_ms",  "repin_after_ms",
+                                 "repin",           "tags",
+                                 "allocate_by"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
       return invalid(path + ": unknown field \"" + k + "\"");
@@ -92,11 +95,37 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
     c.sync_writes = f->get<bool>();
   }
   for (auto [name, out] : {std::pair{"pin_timeout_ms", &c.pin_timeout_ms},
-                           std::pair{"pin_concurrency", &c.pin_concurrency}}) {
+                           std::pair{"pin_concurrency", &c.pin_concurrency},
+                           std::pair{"metrics_ttl_ms", &c.metrics_ttl_ms},
+                           std::pair{"repin_after_ms", &c.repin_after_ms}}) {
     if (auto* f = field(name)) {
       if (!f->is_number_unsigned() || f->get<uint64_t>() == 0)
         return invalid(path + ": " + name + " must be a positive integer");
       *out = f->get<uint64_t>();
+    }
+  }
+  if (auto* f = field("repin")) {
+    if (!f->is_boolean()) return invalid(path + ": repin must be true or false");
+    c.repin = f->get<bool>();
+  }
+  if (auto* f = field("tags")) {
+    if (!f->is_object()) return invalid(path + ": tags must be an object of strings, e.g. {\"group\": \"eu\"}");
+    for (const auto& [k, v] : f->items()) {
+      if (!v.is_string() || k.empty() || k.size() > 64 || v.get<std::string>().size() > 200)
+        return invalid(path + ": tags." + k + " must be a string of at most 200 bytes");
+      c.tags[k] = v.get<std::string>();
+    }
+  }
+  if (auto* f = field("allocate_by")) {
+    if (!f->is_array() || f->empty())
+      return invalid(path + ": allocate_by must be a list such as [\"tag:group\", \"freespace\"]");
+    c.allocate_by.clear();
+    for (const auto& e : *f) {
+      if (!e.is_string()) return invalid(path + ": allocate_by must hold strings");
+      std::string m = e.get<std::string>();
+      if (m != "freespace" && m != "pinqueue" && !(m.starts_with("tag:") && m.size() > 4))
+        return invalid(path + ": allocate_by: \"" + m + "\" is not freespace, pinqueue or tag:NAME");
+      c.allocate_by.push_back(m);
     }
   }
   if (auto* f = field("recover_interval_ms")) {
@@ -143,6 +172,11 @@ Status DaemonConfig::save(const std::string& path, bool overwrite) const {
   j["recover_interval_ms"] = recover_interval_ms;
   j["replication_factor_min"] = replication_factor_min;
   j["replication_factor_max"] = replication_factor_max;
+  j["metrics_ttl_ms"] = metrics_ttl_ms;
+  j["repin_after_ms"] = repin_after_ms;
+  j["repin"] = repin;
+  j["tags"] = tags;
+  j["allocate_by"] = allocate_by;
   return write_file_atomic(path, j.dump(2) + "\n", 0600);  // it holds the secret
 }
 

@@ -7,6 +7,7 @@
 //   DIR/control.sock    the local control socket while running
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct DaemonConfig {
   uint64_t recover_interval_ms = 480'000;  // automatic recover of failed pins; 0 = off
   int64_t replication_factor_min = -1;  // for pins that give none; -1 = every peer
   int64_t replication_factor_max = -1;
+  uint64_t metrics_ttl_ms = 30'000;     // informers republish at half of it
+  uint64_t repin_after_ms = 120'000;    // a peer down this long loses its pins
+  bool repin = true;                    // leaderless re-pinning (and expiry) on
+  std::map<std::string, std::string> tags;    // published as tag:NAME metrics
+  std::vector<std::string> allocate_by{"tag:group", "freespace"};
 
   // Parses config.json; unknown fields and bad values fail with the field's name.
   static Result<DaemonConfig> load(const std::string& path);

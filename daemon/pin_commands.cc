@@ -133,16 +133,12 @@ std::string Service::pin(const std::vector<std::string>& w) {
   auto p = prepare(std::move(req), *existing, update_from, defaults, now_ns());
   if (!p) return error_reply(p.status().message());
   if (!p->pin_update && !p->everywhere()) {
-    // Until peers publish metrics, every connected peer is a candidate with
-    // equal free space; the allocator breaks the tie by peer ID.
-    std::vector<PeerMetrics> candidates{{node_->id().to_string(), 1, {}, 0}};
-    for (const auto& peer : node_->connected()) candidates.push_back({peer.to_string(), 1, {}, 0});
+    // Live peers (this one included) with fresh metrics are the candidates.
+    auto candidates = agent_->candidates();
     AllocationRequest ar{p->replication_factor_min, p->replication_factor_max,
                          p->user_allocations, *existing ? (*existing)->allocations
                                                         : std::vector<std::string>{}};
-    AllocatorOptions ao;
-    ao.allocate_by = {"freespace"};
-    auto chosen = allocate(ar, candidates, ao);
+    auto chosen = allocate(ar, candidates, agent_->allocator());
     if (!chosen) return error_reply(chosen.status().message());
     p->allocations = std::move(*chosen);
   }

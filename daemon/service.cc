@@ -56,6 +56,15 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
     to.recover_interval = std::chrono::milliseconds(s->config_.recover_interval_ms);
     s->tracker_ = std::make_unique<pinning::Tracker>(io, *s->ipfs_, *s->pins_, to);
     s->replica_->set_hook([raw = s.get()](const Change& c) { raw->tracker_->on_change(c); });
+    AgentOptions ao;
+    ao.metrics_ttl = std::chrono::milliseconds(s->config_.metrics_ttl_ms);
+    ao.repin_after = std::chrono::milliseconds(s->config_.repin_after_ms);
+    ao.repin = s->config_.repin;
+    ao.tags = s->config_.tags;
+    ao.allocator.allocate_by = s->config_.allocate_by;
+    s->agent_ = std::make_unique<PinningAgent>(
+        *s->node_, *s->replica_, *s->ipfs_, *s->tracker_, *s->pins_, ao,
+        [raw = s.get()] { raw->replicator_->announce(); }, s->log_);
   }
   return s;
 }
@@ -66,6 +75,7 @@ Status Service::start() {
   TRELLIS_TRY(control_->start());
   if (tracker_) {
     tracker_->start();
+    TRELLIS_TRY(agent_->start());
     // Queue whatever is allocated here and missing from IPFS (after a
     // restart, or pins that arrived while the daemon was down).
     net::asio::co_spawn(
@@ -82,6 +92,7 @@ Status Service::start() {
 void Service::stop() {
   control_->stop();
   if (tracker_) tracker_->stop();
+  if (agent_) agent_->stop();
   replicator_->stop();
   node_->stop();
 }

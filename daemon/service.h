@@ -9,6 +9,7 @@
 #include "crdt/replica.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/pinning_agent.h"
 #include "daemon/replicator.h"
 #include "net/node.h"
 #include "pinning/tracker.h"
@@ -51,6 +52,7 @@ class Service {
   std::unique_ptr<pinning::IpfsClient> ipfs_;
   std::unique_ptr<pinning::ReplicaPins> pins_;
   std::unique_ptr<pinning::Tracker> tracker_;
+  std::unique_ptr<PinningAgent> agent_;
 };
 
 }  // namespace trellis

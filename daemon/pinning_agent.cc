@@ -1,0 +1,160 @@
+#include "daemon/pinning_agent.h"
+
+#include <algorithm>
+
+#include "pinning/repin.h"
+
+namespace trellis {
+
+using namespace pinning;
+using net::awaitable;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Writes per maintenance pass: bounds the pass's memory and transaction.
+constexpr size_t kMaxWritesPerPass = 10'000;
+
+int64_t unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+MonitorOptions monitor_options(const AgentOptions& o) {
+  MonitorOptions m;
+  m.phi.first_interval = o.metrics_ttl / 2;
+  return m;
+}
+
+}  // namespace
+
+PinningAgent::PinningAgent(net::Node& node, Replica& replica, IpfsClient& ipfs, Tracker& tracker,
+                           const PinSource& pins, AgentOptions opts, std::function<void()> announce,
+                           Log log)
+    : node_(node),
+      replica_(replica),
+      ipfs_(ipfs),
+      tracker_(tracker),
+      pins_(pins),
+      opts_(std::move(opts)),
+      announce_(std::move(announce)),
+      log_(std::move(log)),
+      self_(node.id().to_string()),
+      monitor_(monitor_options(opts_)),
+      started_(Clock::now()),
+      inform_timer_(node.io()),
+      maintain_timer_(node.io()) {}
+
+PinningAgent::~PinningAgent() {
+  *alive_ = false;
+  stop();
+}
+
+Status PinningAgent::start() {
+  std::string topic(kMetricsTopic);
+  TRELLIS_TRY(node_.set_validator(topic, [this](const net::PubsubMessage& m, const net::PeerId&) {
+    return node_.trusted(m.origin);
+  }));
+  TRELLIS_TRY(node_.subscribe(topic, [this](const net::PubsubMessage& m, const net::PeerId&) {
+    auto metrics = decode_metrics(m.data);
+    if (metrics) monitor_.on_metrics(m.origin.to_string(), *metrics, Clock::now());
+  }));
+  net::asio::co_spawn(node_.io(), inform_loop(), net::asio::detached);
+  net::asio::co_spawn(node_.io(), maintain_loop(), net::asio::detached);
+  return Status::ok();
+}
+
+void PinningAgent::stop() {
+  stopped_ = true;
+  inform_timer_.cancel();
+  maintain_timer_.cancel();
+}
+
+std::vector<PeerMetrics> PinningAgent::candidates() const {
+  return monitor_.candidates(Clock::now());
+}
+
+bool PinningAgent::gone(const std::string& peer) const {
+  if (peer == self_) return false;
+  auto now = Clock::now();
+  if (auto down = monitor_.down_for(peer, now)) return *down > opts_.repin_after;
+  // Never heard from since this daemon started: gone once we have listened
+  // for longer than the re-pinning delay.
+  auto known = monitor_.peers();
+  bool heard = std::find(known.begin(), known.end(), peer) != known.end();
+  return !heard && now - started_ > opts_.repin_after;
+}
+
+awaitable<void> PinningAgent::inform_loop() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    uint64_t ttl = static_cast<uint64_t>(opts_.metrics_ttl.count());
+    std::vector<Metric> metrics{{"ping", "", ttl},
+                                {"pinqueue", std::to_string(tracker_.queue().size()), ttl}};
+    for (const auto& [name, value] : opts_.tags) metrics.push_back({"tag:" + name, value, ttl});
+    auto stat = co_await ipfs_.repo_stat();
+    if (!*alive || stopped_) co_return;
+    // No freespace while IPFS cannot be asked: the peer is then not a
+    // candidate for new pins.
+    if (stat && stat->storage_max > 0) {
+      uint64_t free = stat->storage_max > stat->repo_size ? stat->storage_max - stat->repo_size : 0;
+      metrics.push_back({"freespace", std::to_string(free), ttl});
+    }
+    monitor_.on_metrics(self_, metrics, Clock::now());
+    if (Status st = node_.publish(kMetricsTopic, encode_metrics(metrics)); !st && log_)
+      log_("pinning: cannot publish metrics: " + st.message());
+    inform_timer_.expires_after(opts_.metrics_ttl / 2);
+    net::error_code ec;
+    co_await inform_timer_.async_wait(net::with_ec(ec));
+  }
+}
+
+awaitable<void> PinningAgent::maintain_loop() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    maintain_timer_.expires_after(opts_.metrics_ttl / 2);
+    net::error_code ec;
+    co_await maintain_timer_.async_wait(net::with_ec(ec));
+    if (!*alive || stopped_) co_return;
+    auto written = maintain();
+    if (!written && log_) log_("pinning: maintenance failed: " + written.status().to_string());
+  }
+}
+
+Result<size_t> PinningAgent::maintain() {
+  auto now = Clock::now();
+  std::vector<std::string> live{self_};
+  for (const auto& peer : monitor_.peers())
+    if (peer != self_ && monitor_.alive(peer, now)) live.push_back(peer);
+  auto cands = monitor_.candidates(now);
+  int64_t wall = unix_ns();
+  std::vector<Decision> todo;
+  auto is_gone = [this](const std::string& p) { return opts_.repin && gone(p); };
+  TRELLIS_TRY(pins_.scan([&](const Pin& pin) {
+    Decision d = pinning::maintain(pin, wall, is_gone, cands, opts_.allocator);
+    if (d.action == Action::none) return true;
+    if (responsible_peer(pin.cid, live) != self_) return true;
+    d.pin.cid = pin.cid;
+    todo.push_back(std::move(d));
+    return todo.size() < kMaxWritesPerPass;
+  }));
+  if (todo.empty()) return size_t{0};
+  Batch batch;
+  for (const auto& d : todo) {
+    if (d.action == Action::remove) {
+      TRELLIS_TRY(batch.remove(pin_key(d.pin.cid)));
+    } else {
+      TRELLIS_TRY(batch.put(pin_key(d.pin.cid), encode_pin(d.pin)));
+    }
+    if (log_)
+      log_("pinning: " + std::string(d.action == Action::remove ? "removed " : "re-allocated ") +
+           d.pin.cid.to_string() + " (" + d.reason + ")");
+  }
+  auto cid = replica_.commit(batch);
+  if (!cid) return cid.status();
+  announce_();
+  return todo.size();
+}
+
+}  // namespace trellis
