@@ -54,6 +54,7 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
     to.self = s->node_->id().to_string();
     to.queue.concurrency = s->config_.pin_concurrency;
     to.recover_interval = std::chrono::milliseconds(s->config_.recover_interval_ms);
+    to.log = s->log_;
     s->tracker_ = std::make_unique<pinning::Tracker>(io, *s->ipfs_, *s->pins_, to);
     s->replica_->set_hook([raw = s.get()](const Change& c) { raw->tracker_->on_change(c); });
     AgentOptions ao;
@@ -76,15 +77,6 @@ Status Service::start() {
   if (tracker_) {
     tracker_->start();
     TRELLIS_TRY(agent_->start());
-    // Queue whatever is allocated here and missing from IPFS (after a
-    // restart, or pins that arrived while the daemon was down).
-    net::asio::co_spawn(
-        *io_,
-        [](pinning::Tracker& t, Log log) -> net::awaitable<void> {
-          Status st = co_await t.sync();
-          if (!st) log("pinning: start-up sync with IPFS failed (will retry): " + st.to_string());
-        }(*tracker_, log_),
-        net::asio::detached);
   }
   return Status::ok();
 }

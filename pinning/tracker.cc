@@ -50,6 +50,7 @@ uint64_t short_hash(const Cid& cid) {
 
 struct Tracker::Lists {
   bool reachable = true;
+  Status error;  // why IPFS could not be listed
   std::vector<uint64_t> recursive, direct;
 
   IpfsPin lookup(const Cid& cid) const {
@@ -81,8 +82,7 @@ Tracker::~Tracker() {
 
 void Tracker::start() {
   net::asio::co_spawn(io_, worker(), net::asio::detached);
-  if (opts_.recover_interval.count() > 0)
-    net::asio::co_spawn(io_, recover_loop(), net::asio::detached);
+  net::asio::co_spawn(io_, recover_loop(), net::asio::detached);
 }
 
 void Tracker::stop() {
@@ -188,7 +188,7 @@ awaitable<PinInfo> Tracker::status(Cid cid) {
   co_return info;
 }
 
-awaitable<Status> Tracker::status_all(std::function<bool(const PinInfo&)> fn) {
+awaitable<std::shared_ptr<Tracker::Lists>> Tracker::load_lists() {
   auto lists = std::make_shared<Lists>();
   for (auto* type : {"recursive", "direct"}) {
     auto& into = std::string_view(type) == "recursive" ? lists->recursive : lists->direct;
@@ -198,11 +198,17 @@ awaitable<Status> Tracker::status_all(std::function<bool(const PinInfo&)> fn) {
     });
     if (!st) {
       lists->reachable = false;
+      lists->error = st;
       break;
     }
   }
   std::sort(lists->recursive.begin(), lists->recursive.end());
   std::sort(lists->direct.begin(), lists->direct.end());
+  co_return lists;
+}
+
+awaitable<Status> Tracker::status_all(std::function<bool(const PinInfo&)> fn) {
+  auto lists = co_await load_lists();
   bool more = true;
   Status st = pins_.scan([&](const Pin& pin) {
     more = fn(info_of(pin.cid, &pin, lists->lookup(pin.cid)));
@@ -223,11 +229,6 @@ awaitable<Status> Tracker::status_all(std::function<bool(const PinInfo&)> fn) {
   co_return Status::ok();
 }
 
-awaitable<Status> Tracker::sync() {
-  auto r = co_await recover_all();
-  co_return r.status();
-}
-
 awaitable<PinInfo> Tracker::recover(Cid cid) {
   if (!queue_.recover(cid)) {
     PinInfo now = co_await status(cid);
@@ -242,33 +243,53 @@ awaitable<PinInfo> Tracker::recover(Cid cid) {
 }
 
 awaitable<Result<size_t>> Tracker::recover_all() {
+  // Without IPFS's list nothing can be told apart from "unpinned": do
+  // nothing rather than queue every pin.
+  auto lists = co_await load_lists();
+  if (!lists->reachable) co_return lists->error;
   std::vector<Pin> again;
   size_t count = 0;
-  Status st = co_await status_all([&](const PinInfo& info) {
+  Status st = pins_.scan([&](const Pin& pin) {
+    PinInfo info = info_of(pin.cid, &pin, lists->lookup(pin.cid));
     if (info.status == TrackerStatus::pin_error || info.status == TrackerStatus::unpin_error) {
       if (queue_.recover(info.cid)) count++;
     } else if (info.status == TrackerStatus::unexpectedly_unpinned) {
-      auto pin = pins_.get(info.cid);
-      if (pin && *pin) again.push_back(std::move(**pin));
+      again.push_back(pin);
     }
     return true;
   });
   if (!st) co_return st;
+  // Failed unpins of CIDs the state no longer has.
+  std::vector<Cid> failed;
+  queue_.for_each([&](const Cid& cid, const Op& op) {
+    if (op.type == OpType::unpin && op.phase == Phase::error) failed.push_back(cid);
+    return true;
+  });
+  for (const auto& cid : failed) count += queue_.recover(cid) ? 1 : 0;
   for (const auto& pin : again) cancel(queue_.enqueue(OpType::pin, pin));
   count += again.size();
   kick();
   co_return count;
 }
 
+// Recovers at start (queueing whatever is allocated here and missing from
+// IPFS: pins that arrived while the daemon was down, or that IPFS lost),
+// retrying every retry_interval until IPFS answers, then every
+// recover_interval.
 awaitable<void> Tracker::recover_loop() {
   auto alive = alive_;
+  bool first_failure = true;
   while (*alive && !stopped_) {
-    recover_timer_->expires_after(opts_.recover_interval);
+    auto r = co_await recover_all();
+    if (!*alive || stopped_) co_return;
+    if (!r && first_failure && opts_.log) {
+      opts_.log("pinning: cannot list IPFS's pins yet (retrying): " + r.status().to_string());
+      first_failure = false;
+    }
+    if (r && opts_.recover_interval.count() == 0) co_return;
+    recover_timer_->expires_after(r ? opts_.recover_interval : opts_.retry_interval);
     error_code ec;
     co_await recover_timer_->async_wait(net::with_ec(ec));
-    if (!*alive || stopped_) break;
-    auto r = co_await recover_all();
-    (void)r;
   }
 }
 

@@ -4,7 +4,7 @@
 // Stateless: the only thing it keeps is the OpQueue of in-flight and failed
 // operations. Status is computed on demand from the state (through
 // PinSource), IPFS's pin/ls and that queue, so a restart loses nothing: the
-// daemon calls sync() and every allocated pin that IPFS lacks is queued.
+// start-up recover queues every allocated pin that IPFS lacks.
 //
 // Threading: everything on the io_context's thread; the PinSource calls are
 // made there too.
@@ -51,6 +51,9 @@ struct TrackerOptions {
   // How often failed and unexpectedly unpinned pins are recovered by
   // themselves; 0 turns it off.
   std::chrono::milliseconds recover_interval{std::chrono::minutes(8)};
+  // How often the start-up recover is retried while IPFS cannot be listed.
+  std::chrono::milliseconds retry_interval{10'000};
+  std::function<void(const std::string&)> log;
 };
 
 // One pin's status on this peer, as IPFS Cluster's PinInfo has it.
@@ -67,15 +70,15 @@ class Tracker {
   Tracker(net::asio::io_context& io, IpfsClient& ipfs, const PinSource& pins, TrackerOptions opts);
   ~Tracker();
 
-  void start();  // the worker and the periodic recover
+  // The worker, and recover_all() at once (retried until IPFS answers:
+  // it queues what is allocated here and missing from IPFS) and then every
+  // recover_interval.
+  void start();
   void stop();   // cancels running operations; safe to call twice
 
   // The state changed for a key (the Replica hook). Keys outside /pins/ are
   // ignored.
   void on_change(const Change& change);
-  // Queues a pin for every allocated pin IPFS lacks and an unpin for nothing
-  // (only the state's own removals unpin). Run at start-up.
-  net::awaitable<Status> sync();
 
   net::awaitable<PinInfo> status(Cid cid);
   // Every pin in the state plus every operation on a CID the state no longer
@@ -84,13 +87,16 @@ class Tracker {
   net::awaitable<Status> status_all(std::function<bool(const PinInfo&)> fn);
   // Retries a failed operation or re-pins an unexpectedly unpinned CID now.
   net::awaitable<PinInfo> recover(Cid cid);
-  // recover() for every pin in an error state; returns how many were queued.
+  // recover() for every pin in an error state or unexpectedly unpinned;
+  // returns how many were queued. Fails, queueing nothing, while IPFS
+  // cannot be listed.
   net::awaitable<Result<size_t>> recover_all();
 
   const OpQueue& queue() const { return queue_; }
 
  private:
   struct Lists;
+  net::awaitable<std::shared_ptr<Lists>> load_lists();
   void kick();
   net::awaitable<void> worker();
   net::awaitable<void> execute(Op op);

@@ -125,14 +125,21 @@ def configure(repo_dir, api_port=0, swarm_port=0, gateway_port=0, rpc_port=0):
     return ports
 
 
-def init(repo_dir, api_port=0, swarm_port=0, gateway_port=0, rpc_port=0):
+def init(repo_dir, api_port=0, swarm_port=0, gateway_port=0, rpc_port=0,
+         empty_repo=True):
     """`jsipfs init --profile test` in repo_dir, then configure() it.
-    Returns {"api", "swarm", "gateway", "rpc"} ports."""
+    Returns {"api", "swarm", "gateway", "rpc"} ports.
+
+    empty_repo (default) adds --empty-repo: without it js-ipfs pins two
+    CIDs recursively at init (its readme folder QmRaaUwT... and the empty
+    folder QmUNLLsP...), so a new node's pin set would not be empty."""
     repo_dir = Path(repo_dir)
     if (repo_dir / "config").exists():
         raise IpfsdError(f"{repo_dir} is already an IPFS repository")
     repo_dir.mkdir(parents=True, exist_ok=True)
     cmd = ["node", str(jsipfs_path()), "init", "--profile", "test"]
+    if empty_repo:
+        cmd.append("--empty-repo")
     res = subprocess.run(cmd, env=_env(repo_dir), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, timeout=120)
@@ -163,12 +170,71 @@ def _query(args):
     return urllib.parse.urlencode(items)
 
 
+def _http_post(host, port, url, body, headers, timeout):
+    """One POST on its own connection (Connection: close). Returns
+    (status, headers, body, trailers); header names are lower-case.
+    Hand-rolled because http.client drops chunked trailers, and js-ipfs
+    reports errors inside a stream in the trailer X-Stream-Error."""
+    body = body or b""
+    head = [f"POST {url} HTTP/1.1", f"Host: {host}:{port}", "Connection: close",
+            f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    if not sep:
+        raise http.client.HTTPException(f"truncated HTTP response from {host}:{port}")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    trailers = {}
+    if hdrs.get("transfer-encoding", "").lower() == "chunked":
+        data = bytearray()
+        pos = 0
+        while True:
+            eol = rest.index(b"\r\n", pos)
+            size = int(rest[pos:eol].split(b";")[0], 16)
+            pos = eol + 2
+            if size == 0:
+                break
+            data += rest[pos:pos + size]
+            pos += size + 2
+        for line in rest[pos:].decode("utf-8", "replace").split("\r\n"):
+            if ":" in line:
+                k, _, v = line.partition(":")
+                trailers[k.strip().lower()] = v.strip()
+        rest = bytes(data)
+    elif "content-length" in hdrs:
+        rest = rest[:int(hdrs["content-length"])]
+    return status, hdrs, rest, trailers
+
+
+def _message(text):
+    try:
+        return json.loads(text).get("Message", text.strip())
+    except (ValueError, AttributeError):
+        return text.strip()
+
+
 def call(api, path, data=None, http_timeout=60, **args):
     """POST http://API/api/v0/PATH?args. Repeated arguments: pass a list
     (arg=[old, new]); `data` (bytes) is sent as the multipart file (add,
-    block/put). Returns the parsed JSON body; a body of several JSON lines
-    (streams) is returned as a list; an empty body as None. Raises
-    IpfsApiError for HTTP errors, with the body's Message."""
+    block/put); underscores in names become dashes (size_only=True).
+    Returns the parsed JSON body; a streamed answer (X-Chunked-Output:
+    pin/ls?stream=true, add, block/rm) as a list of its JSON lines. Raises
+    IpfsApiError for an HTTP error status, and for an error reported in the
+    X-Stream-Error trailer of a streamed answer (status 200)."""
     host, port = api.rsplit(":", 1)
     url = f"/api/v0/{path}"
     q = _query(args)
@@ -178,27 +244,18 @@ def call(api, path, data=None, http_timeout=60, **args):
     body = None
     if data is not None:
         body, headers["Content-Type"] = _encode_multipart(data)
-    conn = http.client.HTTPConnection(host, int(port), timeout=http_timeout)
-    try:
-        conn.request("POST", url, body=body, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-    if resp.status >= 400:
-        message = raw.strip()
-        try:
-            message = json.loads(raw).get("Message", message)
-        except (ValueError, AttributeError):
-            pass
-        raise IpfsApiError(path, resp.status, message, raw)
-    lines = [line for line in raw.splitlines() if line.strip()]
-    if not lines:
+    status, hdrs, raw, trailers = _http_post(host, int(port), url, body, headers, http_timeout)
+    text = raw.decode("utf-8", "replace")
+    if status >= 400:
+        raise IpfsApiError(path, status, _message(text), text)
+    if "x-stream-error" in trailers:
+        err = trailers["x-stream-error"]
+        raise IpfsApiError(path, status, _message(err), text + err)
+    if "x-chunked-output" in hdrs:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not text.strip():
         return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return [json.loads(line) for line in lines]
+    return json.loads(text)
 
 
 def _pdeathsig_preexec(parent_pid):
@@ -275,7 +332,7 @@ class Daemon:
         """The daemon on our API port answers /id with our peer id."""
         try:
             out = call(self.api, "id", http_timeout=2)
-        except (OSError, http.client.HTTPException, IpfsApiError, ValueError):
+        except (OSError, http.client.HTTPException, IpfsApiError, ValueError, IndexError):
             return False
         return isinstance(out, dict) and out.get("ID") == self.peer_id
 
