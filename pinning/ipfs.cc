@@ -216,6 +216,12 @@ struct IpfsClient::Impl {
       Status st = req.on_line(pending);
       if (!st) co_return st;
     }
+    // An error after a stream began comes as a trailer on a 200 answer.
+    if (auto trailer = parser.get().find("X-Stream-Error");
+        ok && trailer != parser.get().end() && !trailer->value().empty())
+      co_return Status(Code::unavailable,
+                       "IPFS broke off " + req.path + ": " +
+                           error_message(std::string(trailer->value())));
     if (!ok) reply.error = error_message(error_body);
     *keep = parser.get().keep_alive();
     co_return reply;
@@ -370,6 +376,8 @@ awaitable<Result<IpfsPin>> IpfsClient::pin_ls_one(Cid cid) {
     return Status::ok();
   };
   auto r = co_await impl_->call(req);
+  // "not pinned" comes as an error answer, or as a stream-error trailer.
+  if (!r && not_pinned(r.status().message())) co_return IpfsPin::none;
   if (!r) co_return r.status();
   if (r->status != 200) {
     if (not_pinned(r->error)) co_return IpfsPin::none;

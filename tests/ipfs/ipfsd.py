@@ -4,7 +4,7 @@
 As a module:
 
     import ipfsd
-    ports = ipfsd.init("/tmp/node1")          # jsipfs init + loopback config
+    ports = ipfsd.init("/tmp/node1")          # jsipfs init (empty repo) + loopback config
     d = ipfsd.Daemon("/tmp/node1")
     d.start()                                 # waits until POST /api/v0/id answers
     d.call("pin/add", arg=cid, timeout="2s")  # -> parsed JSON
@@ -54,7 +54,8 @@ class IpfsdError(Exception):
 
 
 class IpfsApiError(Exception):
-    """An RPC call answered with an HTTP error status."""
+    """An RPC call answered with an HTTP error status, or with status 200 and
+    an X-Stream-Error trailer (an error in the middle of a stream)."""
 
     def __init__(self, path, status, message, body):
         super().__init__(f"{path}: HTTP {status}: {message}")
