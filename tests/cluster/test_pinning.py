@@ -87,12 +87,38 @@ def allocated_indexes(s, reply, want):
     return {s.index_of[a] for a in alloc}
 
 
+def expect_error(peer, line, fragment):
+    """`ctl LINE` must fail with an error that contains `fragment`."""
+    try:
+        reply = peer.ctl(line)
+    except RuntimeError as e:
+        assert fragment in str(e), "ctl %s: error %r lacks %r" % (line, str(e), fragment)
+        return
+    raise AssertionError("ctl %s succeeded: %s" % (line, reply))
+
+
 def replication(binary):
     with PinningSetup(binary, 3, name="replication") as s:
         s.start()
         cids = s.add_content(21)
         s.wait_mesh(30)
         pins, everywhere = cids[:20], cids[20]
+
+        # Bad requests are refused with a message that says what is wrong.
+        p = s.peers[0]
+        expect_error(p, "pin notacid", "pin:")
+        expect_error(p, "pin %s colour=blue" % pins[0], "unknown option")
+        expect_error(p, "pin %s min=3 max=2" % pins[0], "min (3) is larger than max (2)")
+        expect_error(p, "pin %s min=-1 max=2" % pins[0], "both")
+        expect_error(p, "pin %s replication=5" % pins[0], "not enough peers to allocate")
+        expect_error(p, "pin %s expire-in=soon" % pins[0], "expire-in")
+        expect_error(p, "pin %s mode=sideways" % pins[0], "recursive or direct")
+        expect_error(p, "pin %s pin-update=%s" % (pins[0], pins[1]), "not pinned")
+        expect_error(p, "unpin %s" % pins[0], "not pinned in the cluster")
+        s.pin(p, everywhere, "replication=-1")
+        expect_error(p, "pin %s mode=direct" % everywhere, "downgrade")
+        p.ctl("unpin %s" % everywhere)
+        log("bad pin requests refused with clear errors")
 
         t = time.monotonic()
         expected = {}
