@@ -86,28 +86,37 @@ bool PinningAgent::gone(const std::string& peer) const {
   return !heard && now - started_ > opts_.repin_after;
 }
 
+// The ping must keep its rhythm whatever IPFS does (js-ipfs's repo/stat
+// reads every block and took 4 s under load, which made healthy peers look
+// down): each round publishes at once with the free space measured by the
+// round before, then measures it again for the next round.
 awaitable<void> PinningAgent::inform_loop() {
   auto alive = alive_;
+  std::optional<uint64_t> free = co_await free_space();
   while (*alive && !stopped_) {
+    auto round = Clock::now();
     uint64_t ttl = static_cast<uint64_t>(opts_.metrics_ttl.count());
     std::vector<Metric> metrics{{"ping", "", ttl},
                                 {"pinqueue", std::to_string(tracker_.queue().size()), ttl}};
     for (const auto& [name, value] : opts_.tags) metrics.push_back({"tag:" + name, value, ttl});
-    auto stat = co_await ipfs_.repo_stat();
-    if (!*alive || stopped_) co_return;
     // No freespace while IPFS cannot be asked: the peer is then not a
     // candidate for new pins.
-    if (stat && stat->storage_max > 0) {
-      uint64_t free = stat->storage_max > stat->repo_size ? stat->storage_max - stat->repo_size : 0;
-      metrics.push_back({"freespace", std::to_string(free), ttl});
-    }
+    if (free) metrics.push_back({"freespace", std::to_string(*free), ttl});
     monitor_.on_metrics(self_, metrics, Clock::now());
     if (Status st = node_.publish(kMetricsTopic, encode_metrics(metrics)); !st && log_)
       log_("pinning: cannot publish metrics: " + st.message());
-    inform_timer_.expires_after(opts_.metrics_ttl / 2);
+    free = co_await free_space();
+    if (!*alive || stopped_) co_return;
+    inform_timer_.expires_at(round + opts_.metrics_ttl / 2);
     net::error_code ec;
     co_await inform_timer_.async_wait(net::with_ec(ec));
   }
+}
+
+awaitable<std::optional<uint64_t>> PinningAgent::free_space() {
+  auto stat = co_await ipfs_.repo_stat();
+  if (!stat || stat->storage_max == 0) co_return std::nullopt;
+  co_return stat->storage_max > stat->repo_size ? stat->storage_max - stat->repo_size : 0;
 }
 
 awaitable<void> PinningAgent::maintain_loop() {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "crdt/replica.h"
@@ -51,6 +52,7 @@ class PinningAgent {
 
  private:
   net::awaitable<void> inform_loop();
+  net::awaitable<std::optional<uint64_t>> free_space();  // from IPFS repo/stat
   net::awaitable<void> maintain_loop();
   bool gone(const std::string& peer) const;
 
