@@ -21,6 +21,10 @@ Result<BenchResult> run_net_join(const Options& opts, const WorkDir& work);
 // Commit-to-visible-on-5-peers latency, p99 in ms (Options::keys samples).
 Result<BenchResult> run_net_latency(const Options& opts, const WorkDir& work);
 
+// Pins/s a Tracker drives into a real js-ipfs daemon for local blocks,
+// against a bare sequential HTTP loop of the same pin/add calls.
+Result<BenchResult> run_tracker(const Options& opts, const WorkDir& work);
+
 // `trellis-bench sim ...`: args are the arguments after "sim". Returns the
 // process exit code.
 int run_sim_command(int argc, char** argv);

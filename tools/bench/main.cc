@@ -28,6 +28,10 @@ benchmarks (each against a raw-LMDB baseline run in the same process):
                 per request, one in flight (stopped after 30 s)
   net-latency   commit on one of 5 peers to visible on all 5, p99 (ms); --keys
                 sets the samples (500); baseline: the local commit alone
+  tracker       pins/s a Tracker drives into a js-ipfs daemon it starts (blocks
+                already local), from one Batch commit of --pins pins to an empty
+                queue; baseline: the same pin/add calls in a bare sequential
+                loop on one keep-alive connection (needs tools/ipfs-install)
 
 options:
   --keys N      keys written (crdt-ingest: 200,000; crdt-scan: 1,000,000)
@@ -40,6 +44,8 @@ options:
                 as a CAR import would), reported as oldest_first_* fields
   --nosync      timed commits without fsync, on both sides (MDB_NOSYNC): the
                 CPU-bound figure; the default is durable commits
+  --pins N      tracker: pins (2,000)
+  --concurrency C  tracker: operations at once (the tracker's default, 10)
   --runs R      runs per benchmark; medians are reported (3)
   --seed S      data seed (1)
   --dir DIR     work directory (default: a temporary directory, removed after)
@@ -86,6 +92,12 @@ int main(int argc, char** argv) {
     } else if (a == "--feed") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.feed = *n;
+    } else if (a == "--pins") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.pins = *n;
+    } else if (a == "--concurrency") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.concurrency = *n;
     } else if (a == "--runs") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.runs = *n;
@@ -110,7 +122,7 @@ int main(int argc, char** argv) {
     } else if (a == "all") {
       names.insert(names.end(), {"crdt-ingest", "crdt-merge", "crdt-scan"});
     } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan" || a == "net-join" ||
-               a == "net-latency") {
+               a == "net-latency" || a == "tracker") {
       names.push_back(a);
     } else if (a == "sim") {
       return usage_error("sim must come first");
@@ -138,6 +150,7 @@ int main(int argc, char** argv) {
                : name == "crdt-merge"  ? run_merge(o, *work)
                : name == "net-join"    ? run_net_join(o, *work)
                : name == "net-latency" ? run_net_latency(o, *work)
+               : name == "tracker"     ? run_tracker(o, *work)
                                        : run_scan(o, *work);
     if (!res) {
       std::fprintf(stderr, "trellis-bench: %s failed: %s\n", name.c_str(),
