@@ -81,9 +81,7 @@ bool PinningAgent::gone(const std::string& peer) const {
   if (auto down = monitor_.down_for(peer, now)) return *down > opts_.repin_after;
   // Never heard from since this daemon started: gone once we have listened
   // for longer than the re-pinning delay.
-  auto known = monitor_.peers();
-  bool heard = std::find(known.begin(), known.end(), peer) != known.end();
-  return !heard && now - started_ > opts_.repin_after;
+  return !monitor_.known(peer) && now - started_ > opts_.repin_after;
 }
 
 // The ping must keep its rhythm whatever IPFS does (js-ipfs's repo/stat

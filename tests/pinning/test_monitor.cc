@@ -81,3 +81,14 @@ TEST_CASE("candidates are alive peers with a fresh freespace, with their tags an
   CHECK(mon.history("a", "freespace").size() == kWindow);
   CHECK(mon.peers().size() == 3);
 }
+
+TEST_CASE("the monitor holds at most kMaxMonitoredPeers, forgetting the one heard from longest ago") {
+  Monitor mon;
+  std::vector<Metric> ping{{"ping", "", 10'000}};
+  for (size_t i = 0; i <= kMaxMonitoredPeers; i++)
+    mon.on_metrics("p" + std::to_string(i), ping, t0 + std::chrono::milliseconds(i));
+  CHECK(mon.peers().size() == kMaxMonitoredPeers);
+  CHECK_FALSE(mon.known("p0"));
+  CHECK(mon.known("p1"));
+  CHECK(mon.known("p" + std::to_string(kMaxMonitoredPeers)));
+}
