@@ -17,7 +17,23 @@
 
 namespace trellis {
 
+// One HTTP API's listener and limits (the REST API, the Pinning Service API).
+struct HttpApiConfig {
+  std::string listen;  // /ip4/A.B.C.D/tcp/PORT; "" turns the API off
+  // user → password. Empty: no authentication (allowed only on loopback).
+  std::map<std::string, std::string> basic_auth_credentials;
+  std::string ssl_cert_file, ssl_key_file;  // both set: HTTPS
+  uint64_t max_connections = 512;           // further connections get 503 and are closed
+  uint64_t max_header_bytes = 16 * 1024;
+  uint64_t max_body_bytes = 1 << 20;
+  uint64_t read_header_timeout_ms = 5'000;  // slow-header (slowloris) guard
+  uint64_t read_timeout_ms = 30'000;        // the whole request, body included
+  uint64_t write_timeout_ms = 60'000;       // each write of a response (streams write many)
+  uint64_t idle_timeout_ms = 60'000;        // keep-alive connection with no request
+};
+
 struct DaemonConfig {
+  std::string peername;                   // shown by /id and the CLI; default: host name
   std::vector<net::Multiaddr> listen;     // default /ip4/0.0.0.0/tcp/9096
   std::vector<net::Multiaddr> bootstrap;  // /ip4/…/tcp/…/p2p/12D3KooW…
   net::ClusterSecret secret;
@@ -37,6 +53,12 @@ struct DaemonConfig {
   bool repin = true;                    // leaderless re-pinning (and expiry) on
   std::map<std::string, std::string> tags;    // published as tag:NAME metrics
   std::vector<std::string> allocate_by{"tag:group", "freespace"};
+
+  // HTTP APIs and observability.
+  HttpApiConfig restapi{.listen = "/ip4/127.0.0.1/tcp/9094"};    // IPFS Cluster's REST API
+  HttpApiConfig pinsvcapi{.listen = "/ip4/127.0.0.1/tcp/9097"};  // IPFS Pinning Service API
+  std::string metrics_listen = "/ip4/127.0.0.1/tcp/8888";  // Prometheus /metrics; "" = off
+  std::string log_level = "info";                          // error, warn, info, debug
 
   // Parses config.json; unknown fields and bad values fail with the field's name.
   static Result<DaemonConfig> load(const std::string& path);
