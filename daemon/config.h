@@ -30,6 +30,12 @@ struct HttpApiConfig {
   uint64_t read_timeout_ms = 30'000;        // the whole request, body included
   uint64_t write_timeout_ms = 60'000;       // each write of a response (streams write many)
   uint64_t idle_timeout_ms = 60'000;        // keep-alive connection with no request
+
+  static HttpApiConfig on(std::string addr) {
+    HttpApiConfig c;
+    c.listen = std::move(addr);
+    return c;
+  }
 };
 
 struct DaemonConfig {
@@ -55,8 +61,8 @@ struct DaemonConfig {
   std::vector<std::string> allocate_by{"tag:group", "freespace"};
 
   // HTTP APIs and observability.
-  HttpApiConfig restapi{.listen = "/ip4/127.0.0.1/tcp/9094"};    // IPFS Cluster's REST API
-  HttpApiConfig pinsvcapi{.listen = "/ip4/127.0.0.1/tcp/9097"};  // IPFS Pinning Service API
+  HttpApiConfig restapi = HttpApiConfig::on("/ip4/127.0.0.1/tcp/9094");  // IPFS Cluster's REST API
+  HttpApiConfig pinsvcapi = HttpApiConfig::on("/ip4/127.0.0.1/tcp/9097");  // IPFS Pinning Service API
   std::string metrics_listen = "/ip4/127.0.0.1/tcp/8888";  // Prometheus /metrics; "" = off
   std::string log_level = "info";                          // error, warn, info, debug
 
