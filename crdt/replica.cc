@@ -190,14 +190,17 @@ Result<std::optional<Bytes>> Replica::get(std::string_view key) const {
 }
 
 Status Replica::scan(std::string_view prefix,
-                     const std::function<bool(std::string_view, ByteView)>& fn) const {
+                     const std::function<bool(std::string_view, ByteView)>& fn,
+                     std::string_view start) const {
   if (prefix.find('\0') != std::string_view::npos) return invalid("prefix contains a NUL byte");
+  if (start.find('\0') != std::string_view::npos) return invalid("start contains a NUL byte");
+  if (start < prefix) start = prefix;
   return store_->read([&](const Txn& txn) {
     Cursor c(txn, store_->dbs().elems);
     std::string_view cur_key;
     Winner best;
     bool have = false;
-    for (bool ok = c.seek(as_bytes(prefix)); ok; ok = c.next()) {
+    for (bool ok = c.seek(as_bytes(start)); ok; ok = c.next()) {
       std::string_view key;
       ByteView id;
       if (!split_element_key(c.key(), &key, &id)) return corrupt("elems holds a malformed key");

@@ -117,9 +117,11 @@ class Replica {
   // ---- reads ----
   Result<std::optional<Bytes>> get(std::string_view key) const;
   // Calls fn(key, value) for each live key starting with prefix, in key
-  // order, until fn returns false.
+  // order, until fn returns false; from `start` on when it is given (a key
+  // with that prefix), so long listings can be read in pages.
   Status scan(std::string_view prefix,
-              const std::function<bool(std::string_view, ByteView)>& fn) const;
+              const std::function<bool(std::string_view, ByteView)>& fn,
+              std::string_view start = {}) const;
 
   // ---- remote sync ----
   // Heads announced by `peer`: returns the ones not stored yet, to fetch.

@@ -32,6 +32,56 @@ Result<std::vector<net::Multiaddr>> addrs_of(const json& j, const char* field, b
   return out;
 }
 
+// An HTTP API section: {"listen": …, "basic_auth_credentials": {…}, …}.
+Status http_api_of(const json& j, const std::string& name, HttpApiConfig& c) {
+  if (!j.is_object()) return invalid(name + " must be an object");
+  for (const auto& [k, v] : j.items()) {
+    if (k == "listen" || k == "ssl_cert_file" || k == "ssl_key_file") {
+      if (!v.is_string()) return invalid(name + "." + k + " must be a string");
+      (k == "listen" ? c.listen : k == "ssl_cert_file" ? c.ssl_cert_file : c.ssl_key_file) =
+          v.get<std::string>();
+    } else if (k == "basic_auth_credentials") {
+      if (!v.is_object()) return invalid(name + ".basic_auth_credentials must map users to passwords");
+      c.basic_auth_credentials.clear();
+      for (const auto& [user, pass] : v.items()) {
+        if (!pass.is_string() || user.empty() || pass.get<std::string>().empty())
+          return invalid(name + ".basic_auth_credentials." + user + " must be a non-empty password");
+        c.basic_auth_credentials[user] = pass.get<std::string>();
+      }
+    } else {
+      uint64_t* out = k == "max_connections"          ? &c.max_connections
+                      : k == "max_header_bytes"       ? &c.max_header_bytes
+                      : k == "max_body_bytes"         ? &c.max_body_bytes
+                      : k == "read_header_timeout_ms" ? &c.read_header_timeout_ms
+                      : k == "read_timeout_ms"        ? &c.read_timeout_ms
+                      : k == "write_timeout_ms"       ? &c.write_timeout_ms
+                      : k == "idle_timeout_ms"        ? &c.idle_timeout_ms
+                                                      : nullptr;
+      if (!out) return invalid(name + ": unknown field \"" + k + "\"");
+      if (!v.is_number_unsigned() || v.get<uint64_t>() == 0)
+        return invalid(name + "." + k + " must be a positive integer");
+      *out = v.get<uint64_t>();
+    }
+  }
+  if (!c.listen.empty() && !ipfs_endpoint(c.listen))
+    return invalid(name + ".listen: " + ipfs_endpoint(c.listen).status().message());
+  return Status::ok();
+}
+
+json http_api_json(const HttpApiConfig& c) {
+  return json{{"listen", c.listen},
+              {"basic_auth_credentials", c.basic_auth_credentials},
+              {"ssl_cert_file", c.ssl_cert_file},
+              {"ssl_key_file", c.ssl_key_file},
+              {"max_connections", c.max_connections},
+              {"max_header_bytes", c.max_header_bytes},
+              {"max_body_bytes", c.max_body_bytes},
+              {"read_header_timeout_ms", c.read_header_timeout_ms},
+              {"read_timeout_ms", c.read_timeout_ms},
+              {"write_timeout_ms", c.write_timeout_ms},
+              {"idle_timeout_ms", c.idle_timeout_ms}};
+}
+
 }  // namespace
 
 Result<std::pair<std::string, uint16_t>> ipfs_endpoint(const std::string& multiaddr) {
@@ -58,7 +108,8 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
                                  "replication_factor_min", "replication_factor_max",
                                  "metrics_ttl_ms",  "repin_after_ms",
                                  "repin",           "tags",
-                                 "allocate_by"};
+                                 "allocate_by",     "peername",
+                                 "restapi"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
       return invalid(path + ": unknown field \"" + k + "\"");
@@ -148,6 +199,15 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
       *out = f->get<int64_t>();
     }
   }
+  if (auto* f = field("peername")) {
+    if (!f->is_string() || f->get<std::string>().size() > 200)
+      return invalid(path + ": peername must be a string of at most 200 bytes");
+    c.peername = f->get<std::string>();
+  }
+  if (auto* f = field("restapi")) {
+    if (Status st = http_api_of(*f, "restapi", c.restapi); !st)
+      return invalid(path + ": " + st.message());
+  }
   if ((c.replication_factor_min == -1) != (c.replication_factor_max == -1) ||
       c.replication_factor_min > c.replication_factor_max)
     return invalid(path + ": replication_factor_min and _max must both be -1, or min <= max");
@@ -177,6 +237,8 @@ Status DaemonConfig::save(const std::string& path, bool overwrite) const {
   j["repin"] = repin;
   j["tags"] = tags;
   j["allocate_by"] = allocate_by;
+  j["peername"] = peername;
+  j["restapi"] = http_api_json(restapi);
   return write_file_atomic(path, j.dump(2) + "\n", 0600);  // it holds the secret
 }
 

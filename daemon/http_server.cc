@@ -135,7 +135,7 @@ class StreamResponder final : public Responder {
     bh::response<bh::string_body> res{static_cast<bh::status>(status), version_};
     res.set(bh::field::server, "trellis");
     if (!body.empty()) res.set(bh::field::content_type, content_type);
-    for (const auto& [k, v] : headers) res.set(k, v);
+    for (const auto& [k, v] : headers) res.insert(k, v);
     res.body() = std::move(body);
     res.keep_alive(keep_alive_);
     res.prepare_payload();

@@ -1,10 +1,10 @@
 // The control socket's pinning commands: pin, unpin, status, recover.
 #include <charconv>
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "daemon/service.h"
 #include "pinning/allocator.h"
+#include "pinning/rfc3339.h"
 
 namespace trellis {
 
@@ -20,24 +20,6 @@ const char* kPinUsage =
     "[allocations=PEER,PEER] [expire-in=SECONDS|30m|2h|7d] [meta-KEY=VALUE] [pin-update=CID] "
     "[origins=MULTIADDR,MULTIADDR]";
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 Result<int64_t> parse_int(const std::string& key, const std::string& v) {
   int64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -46,22 +28,13 @@ Result<int64_t> parse_int(const std::string& key, const std::string& v) {
   return n;
 }
 
-// "90", "90s", "30m", "2h", "7d" → seconds.
-Result<int64_t> parse_duration(const std::string& v) {
-  if (v.empty()) return invalid("expire-in is empty");
-  int64_t unit = 1;
-  std::string digits = v;
-  switch (v.back()) {
-    case 's': unit = 1; digits.pop_back(); break;
-    case 'm': unit = 60; digits.pop_back(); break;
-    case 'h': unit = 3600; digits.pop_back(); break;
-    case 'd': unit = 86400; digits.pop_back(); break;
-    default: break;
-  }
-  auto n = parse_int("expire-in", digits);
-  if (!n || *n <= 0 || *n > (int64_t{1} << 40))
+// "90" (seconds), "90s", "30m", "2h", "7d", "1h30m" → nanoseconds.
+Result<int64_t> parse_expire_in(const std::string& v) {
+  bool bare = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+  auto ns = parse_duration(bare ? v + "s" : v);
+  if (!ns || *ns <= 0 || *ns > (int64_t{1} << 62))
     return invalid("expire-in=" + v + ": give a positive duration such as 3600, 30m, 2h or 7d");
-  return *n * unit;
+  return *ns;
 }
 
 // Fills a pin request from KEY=VALUE words.
@@ -85,9 +58,9 @@ Status parse_pin_request(const std::vector<std::string>& w, Pin& p) {
     } else if (k == "allocations") {
       p.user_allocations = split_commas(v);
     } else if (k == "expire-in") {
-      auto secs = parse_duration(v);
-      if (!secs) return secs.status();
-      p.expire_at = now_ns() + *secs * 1'000'000'000;
+      auto ns = parse_expire_in(v);
+      if (!ns) return ns.status();
+      p.expire_at = unix_now_ns() + *ns;
     } else if (k.starts_with("meta-") && k.size() > 5) {
       p.metadata[k.substr(5)] = v;
     } else if (k == "pin-update") {
@@ -113,25 +86,20 @@ json info_json(const PinInfo& i) {
 
 }  // namespace
 
-std::string Service::pin(const std::vector<std::string>& w) {
-  if (w.size() < 2) return error_reply(kPinUsage);
-  auto cid = Cid::parse(w[1]);
-  if (!cid) return error_reply("pin: " + cid.status().message());
-  Pin req;
-  req.cid = *cid;
-  if (Status st = parse_pin_request(w, req); !st) return error_reply(st.message());
-  auto existing = pins_->get(*cid);
-  if (!existing) return error_reply(existing.status().to_string());
+Result<Pin> Service::add_pin(Pin req) {
+  if (!tracker_) return invalid("pinning is off on this peer: set the IPFS API address in its config");
+  auto existing = pins_->get(req.cid);
+  if (!existing) return existing.status();
   std::optional<Pin> update_from;
   if (req.pin_update) {
     auto from = pins_->get(*req.pin_update);
-    if (!from) return error_reply(from.status().to_string());
+    if (!from) return from.status();
     update_from = *from;
   }
   PinDefaults defaults{static_cast<int32_t>(config_.replication_factor_min),
                        static_cast<int32_t>(config_.replication_factor_max)};
-  auto p = prepare(std::move(req), *existing, update_from, defaults, now_ns());
-  if (!p) return error_reply(p.status().message());
+  auto p = prepare(std::move(req), *existing, update_from, defaults, unix_now_ns());
+  if (!p) return p.status();
   if (!p->pin_update && !p->everywhere()) {
     // Live peers (this one included) with fresh metrics are the candidates.
     auto candidates = agent_->candidates();
@@ -139,12 +107,35 @@ std::string Service::pin(const std::vector<std::string>& w) {
                          p->user_allocations, *existing ? (*existing)->allocations
                                                         : std::vector<std::string>{}};
     auto chosen = allocate(ar, candidates, agent_->allocator());
-    if (!chosen) return error_reply(chosen.status().message());
+    if (!chosen) return chosen.status();
     p->allocations = std::move(*chosen);
   }
   auto put = replica_->put(pin_key(p->cid), encode_pin(*p));
-  if (!put) return error_reply(put.status().to_string());
+  if (!put) return put.status();
   replicator_->announce();
+  return *p;
+}
+
+Result<Pin> Service::remove_pin(const Cid& cid) {
+  if (!tracker_) return invalid("pinning is off on this peer: set the IPFS API address in its config");
+  auto existing = pins_->get(cid);
+  if (!existing) return existing.status();
+  if (!*existing) return Status(Code::not_found, "pin is not part of the pinset");
+  auto removed = replica_->remove(pin_key(cid));
+  if (!removed) return removed.status();
+  replicator_->announce();
+  return **existing;
+}
+
+std::string Service::pin(const std::vector<std::string>& w) {
+  if (w.size() < 2) return error_reply(kPinUsage);
+  auto cid = Cid::parse(w[1]);
+  if (!cid) return error_reply("pin: " + cid.status().message());
+  Pin req;
+  req.cid = *cid;
+  if (Status st = parse_pin_request(w, req); !st) return error_reply(st.message());
+  auto p = add_pin(std::move(req));
+  if (!p) return error_reply(p.status().message());
   json allocations = json::array();
   for (const auto& a : p->allocations) allocations.push_back(a);
   return json{{"ok", true},
@@ -159,12 +150,10 @@ std::string Service::unpin(const std::vector<std::string>& w) {
   if (w.size() != 2) return error_reply("usage: unpin CID");
   auto cid = Cid::parse(w[1]);
   if (!cid) return error_reply("unpin: " + cid.status().message());
-  auto existing = pins_->get(*cid);
-  if (!existing) return error_reply(existing.status().to_string());
-  if (!*existing) return error_reply(cid->to_string() + " is not pinned in the cluster");
-  auto removed = replica_->remove(pin_key(*cid));
+  auto removed = remove_pin(*cid);
+  if (!removed && removed.status().code() == Code::not_found)
+    return error_reply(cid->to_string() + " is not pinned in the cluster");
   if (!removed) return error_reply(removed.status().to_string());
-  replicator_->announce();
   return json{{"ok", true}, {"cid", cid->to_string()}}.dump();
 }
 

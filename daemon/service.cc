@@ -1,10 +1,13 @@
 #include "daemon/service.h"
 
 #include <sodium.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "daemon/peer_status.h"
 
 namespace trellis {
 
@@ -19,6 +22,12 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   auto cfg = DaemonConfig::load(config_path(dir));
   if (!cfg) return cfg.status();
   s->config_ = std::move(*cfg);
+  s->peername_ = s->config_.peername;
+  if (s->peername_.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    s->peername_ = host;
+  }
   auto id = net::Identity::load(identity_path(dir));
   if (!id) return id.status();
   ReplicaOptions ro;
@@ -67,6 +76,9 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
         *s->node_, *s->replica_, *s->ipfs_, *s->tracker_, *s->pins_, ao,
         [raw = s.get()] { raw->replicator_->announce(); }, s->log_);
   }
+  register_peer_methods(*s);
+  if (!s->config_.restapi.listen.empty())
+    s->rest_ = std::make_unique<RestApi>(*s, s->config_.restapi);
   return s;
 }
 
@@ -78,10 +90,15 @@ Status Service::start() {
     tracker_->start();
     TRELLIS_TRY(agent_->start());
   }
+  if (rest_) {
+    TRELLIS_TRY(rest_->start());
+    log_("REST API on " + config_.restapi.listen + " (port " + std::to_string(rest_->port()) + ")");
+  }
   return Status::ok();
 }
 
 void Service::stop() {
+  if (rest_) rest_->stop();
   control_->stop();
   if (tracker_) tracker_->stop();
   if (agent_) agent_->stop();

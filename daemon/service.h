@@ -11,6 +11,7 @@
 #include "daemon/control.h"
 #include "daemon/pinning_agent.h"
 #include "daemon/replicator.h"
+#include "daemon/rest_api.h"
 #include "net/node.h"
 #include "pinning/tracker.h"
 
@@ -30,6 +31,25 @@ class Service {
   net::awaitable<std::string> command(std::string line);
   net::Node& node() { return *node_; }
 
+  // ---- shared by the control socket and the HTTP APIs ----
+  // Validates, allocates and writes a pin; returns it as stored. Errors:
+  // invalid_argument (a bad request, with what is wrong), others (state).
+  Result<pinning::Pin> add_pin(pinning::Pin request);
+  // Removes a pin from the shared state; not_found when it is not there.
+  Result<pinning::Pin> remove_pin(const Cid& cid);
+  const DaemonConfig& config() const { return config_; }
+  void log(const std::string& line) const {
+    if (log_) log_(line);
+  }
+  const std::string& peername() const { return peername_; }
+  Replica& replica() { return *replica_; }
+  Replicator& replicator() { return *replicator_; }
+  // Null when pinning is off (no ipfs_api).
+  pinning::Tracker* tracker() { return tracker_.get(); }
+  pinning::IpfsClient* ipfs() { return ipfs_.get(); }
+  const pinning::PinSource* pins() const { return pins_.get(); }
+  PinningAgent* agent() { return agent_.get(); }
+
  private:
   Service() = default;
   std::string info();
@@ -44,6 +64,7 @@ class Service {
   std::string dir_;
   Log log_;
   DaemonConfig config_;
+  std::string peername_;
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<net::Node> node_;
   std::unique_ptr<Replicator> replicator_;
@@ -53,6 +74,7 @@ class Service {
   std::unique_ptr<pinning::ReplicaPins> pins_;
   std::unique_ptr<pinning::Tracker> tracker_;
   std::unique_ptr<PinningAgent> agent_;
+  std::unique_ptr<RestApi> rest_;  // absent when restapi.listen is ""
 };
 
 }  // namespace trellis

@@ -1,6 +1,7 @@
 #include "pinning/monitor.h"
 
 #include <algorithm>
+#include <set>
 
 #include "crdt/pack.h"
 
@@ -135,6 +136,13 @@ std::vector<std::string> Monitor::peers() const {
   std::vector<std::string> out;
   for (const auto& [peer, st] : peers_) out.push_back(peer);
   return out;
+}
+
+std::vector<std::string> Monitor::names() const {
+  std::set<std::string> out;
+  for (const auto& [peer, st] : peers_)
+    for (const auto& [name, window] : st.metrics) out.insert(name);
+  return {out.begin(), out.end()};
 }
 
 std::vector<Reading> Monitor::history(const std::string& peer, const std::string& name) const {

@@ -75,6 +75,7 @@ class Monitor {
   // Alive peers with an unexpired freespace, for the allocator.
   std::vector<PeerMetrics> candidates(Clock::time_point now) const;
   std::vector<std::string> peers() const;  // every peer heard from
+  std::vector<std::string> names() const;  // every metric name heard, sorted
   bool known(const std::string& peer) const { return peers_.count(peer) > 0; }
   // The window of values of one metric (oldest first); empty when unknown.
   std::vector<Reading> history(const std::string& peer, const std::string& name) const;

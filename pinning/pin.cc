@@ -188,6 +188,18 @@ bool Pin::allocated_to(std::string_view peer) const {
   return std::find(allocations.begin(), allocations.end(), peer) != allocations.end();
 }
 
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > start) out.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 std::string pin_key(const Cid& cid) { return std::string(kPinPrefix) + cid.to_string(); }
 
 Result<Cid> cid_of_key(std::string_view key) {

@@ -70,6 +70,8 @@ struct Pin {
 };
 
 std::string pin_key(const Cid& cid);  // "/pins/<cid>"
+// "a,b,,c" → {"a", "b", "c"} (allocations, origins and CID lists as given).
+std::vector<std::string> split_commas(std::string_view s);
 // The CID in a /pins/ key; fails for any other key.
 Result<Cid> cid_of_key(std::string_view key);
 

@@ -20,11 +20,15 @@ Result<std::optional<Pin>> ReplicaPins::get(const Cid& cid) const {
   return std::optional<Pin>(std::move(*pin));
 }
 
-Status ReplicaPins::scan(const std::function<bool(const Pin&)>& fn) const {
-  return replica_.scan(kPinPrefix, [&](std::string_view, ByteView value) {
-    auto pin = decode_pin(value);
-    return !pin || fn(*pin);  // a value that does not decode is skipped
-  });
+Status ReplicaPins::scan(const std::function<bool(const Pin&)>& fn, std::string_view after) const {
+  return replica_.scan(
+      kPinPrefix,
+      [&](std::string_view key, ByteView value) {
+        if (key == after) return true;
+        auto pin = decode_pin(value);
+        return !pin || fn(*pin);  // a value that does not decode is skipped
+      },
+      after);
 }
 
 // ---- the IPFS side of a listing, 8 bytes per pin ----
@@ -205,6 +209,20 @@ awaitable<std::shared_ptr<Tracker::Lists>> Tracker::load_lists() {
   std::sort(lists->recursive.begin(), lists->recursive.end());
   std::sort(lists->direct.begin(), lists->direct.end());
   co_return lists;
+}
+
+awaitable<std::shared_ptr<const Tracker::Lists>> Tracker::ipfs_lists(
+    std::chrono::milliseconds max_age) {
+  auto now = std::chrono::steady_clock::now();
+  if (lists_ && now - lists_at_ <= max_age) co_return lists_;
+  std::shared_ptr<const Lists> fresh = co_await load_lists();
+  lists_ = fresh;
+  lists_at_ = now;
+  co_return fresh;
+}
+
+PinInfo Tracker::status_in(const Pin& pin, const Lists& lists) const {
+  return info_of(pin.cid, &pin, lists.lookup(pin.cid));
 }
 
 awaitable<Status> Tracker::status_all(std::function<bool(const PinInfo&)> fn) {

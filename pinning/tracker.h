@@ -29,8 +29,10 @@ class PinSource {
  public:
   virtual ~PinSource() = default;
   virtual Result<std::optional<Pin>> get(const Cid& cid) const = 0;
-  // Every pin in CID-key order until fn returns false.
-  virtual Status scan(const std::function<bool(const Pin&)>& fn) const = 0;
+  // Every pin in CID-key order until fn returns false; with `after`, only
+  // the pins whose key (pin_key) sorts after it.
+  virtual Status scan(const std::function<bool(const Pin&)>& fn,
+                      std::string_view after = {}) const = 0;
 };
 
 // PinSource over a Replica's /pins/ keys. Values that fail to decode are
@@ -39,7 +41,8 @@ class ReplicaPins : public PinSource {
  public:
   explicit ReplicaPins(const Replica& replica) : replica_(replica) {}
   Result<std::optional<Pin>> get(const Cid& cid) const override;
-  Status scan(const std::function<bool(const Pin&)>& fn) const override;
+  Status scan(const std::function<bool(const Pin&)>& fn,
+              std::string_view after = {}) const override;
 
  private:
   const Replica& replica_;
@@ -81,6 +84,11 @@ class Tracker {
   void on_change(const Change& change);
 
   net::awaitable<PinInfo> status(Cid cid);
+  // What IPFS pins, for computing many statuses with status_in(): one
+  // pin/ls, reused for calls within `max_age` (8 bytes per IPFS pin).
+  struct Lists;
+  net::awaitable<std::shared_ptr<const Lists>> ipfs_lists(std::chrono::milliseconds max_age);
+  PinInfo status_in(const Pin& pin, const Lists& lists) const;
   // Every pin in the state plus every operation on a CID the state no longer
   // has, streamed to fn (until it returns false). Memory: 8 bytes for each
   // pin IPFS holds, not a copy of the list.
@@ -95,7 +103,6 @@ class Tracker {
   const OpQueue& queue() const { return queue_; }
 
  private:
-  struct Lists;
   net::awaitable<std::shared_ptr<Lists>> load_lists();
   void kick();
   net::awaitable<void> worker();
@@ -112,6 +119,8 @@ class Tracker {
   std::map<uint64_t, std::shared_ptr<CancelToken>> running_;
   std::unique_ptr<net::asio::steady_timer> retry_timer_;    // the worker sleeps on it
   std::unique_ptr<net::asio::steady_timer> recover_timer_;
+  std::shared_ptr<const Lists> lists_;  // ipfs_lists()'s cache
+  std::chrono::steady_clock::time_point lists_at_{};
   std::shared_ptr<bool> alive_;
   bool stopped_ = false;
 };

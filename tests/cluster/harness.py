@@ -111,8 +111,13 @@ class Cluster:
             if secret:
                 args += ["--secret", secret, "--bootstrap", self.peers[0].addr]
             subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-            with open(os.path.join(d, "config.json")) as f:
-                secret = json.load(f)["secret"]
+            path = os.path.join(d, "config.json")
+            with open(path) as f:
+                cfg = json.load(f)
+            secret = cfg["secret"]
+            cfg["restapi"]["listen"] = ""  # these tests drive the control socket
+            with open(path, "w") as f:
+                json.dump(cfg, f, indent=2)
             p = Peer(self, i, d, host, port, netns[i] if netns else None)
             p.id = subprocess.run([binary, "id", "--dir", d], check=True,
                                   capture_output=True, text=True).stdout.strip()

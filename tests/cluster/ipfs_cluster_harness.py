@@ -245,11 +245,13 @@ class PinningSetup:
             with open(path) as f:
                 cfg = json.load(f)
             secret = cfg["secret"]
-            if config:
-                cfg.update(config)
-                with open(path, "w") as f:
-                    json.dump(cfg, f, indent=2)
+            rest_port = harness.free_port()
+            cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % rest_port
+            cfg.update(config or {})
+            with open(path, "w") as f:
+                json.dump(cfg, f, indent=2)
             p = PinPeer(self, i, d, "127.0.0.1", port)
+            p.rest = "http://127.0.0.1:%d" % rest_port
             p.id = subprocess.run([binary, "id", "--dir", d], check=True,
                                   capture_output=True, text=True).stdout.strip()
             self.peers.append(p)

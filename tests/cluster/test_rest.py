@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""IPFS Cluster's REST API on 3 trellisd peers, each with its own js-ipfs
+daemon (tests/ipfs/ipfsd.py; install with tools/ipfs-install).
+
+  test_rest.py TRELLISD [CASE...]      (default: every case)
+
+Cases:
+  routes  every route against the running cluster: /id, /version, /peers
+          (NDJSON with X-Chunked-Output), /allocations (204 when empty),
+          POST /pins/{cid} with options (both spellings of the replication
+          factors), GET /pins global and local with filters, recover,
+          DELETE, /health, /health/graph, /health/alerts, /monitor/metrics;
+          and the errors: bad CIDs, bad options, unknown pins and routes.
+  auth    a peer with basic_auth_credentials: 401 without or with wrong
+          credentials (with IPFS Cluster's WWW-Authenticate headers), Basic
+          works, POST /token gives a JWT that works as a Bearer token, a
+          tampered token is refused, GET /health needs no auth.
+
+Exit 77 (skip) when js-ipfs is missing and TRELLIS_ALLOW_SKIP=1."""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import sys
+import traceback
+
+from ipfs_cluster_harness import POOL, PinningSetup, jsipfs_problem, log, wait
+
+CONFIG = {"metrics_ttl_ms": 1000}
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def lines(self):
+        return [json.loads(line) for line in self.body.splitlines() if line.strip()]
+
+
+def call(peer, method, path, headers=None):
+    host, port = peer.rest[len("http://"):].split(":")
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    c.request(method, path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read().decode()
+    out = Reply(r.status, r.getheaders(), body)
+    c.close()
+    return out
+
+
+def header(reply, name):
+    return [v for k, v in reply.headers if k.lower() == name.lower()]
+
+
+def expect(reply, status, what):
+    assert reply.status == status, "%s: HTTP %d, want %d: %s" % (what, reply.status, status,
+                                                                 reply.body[:300])
+    return reply
+
+
+def error_says(reply, status, text, what):
+    expect(reply, status, what)
+    msg = reply.json()
+    assert msg["code"] == status and text in msg["message"], "%s: %s" % (what, msg)
+
+
+def case_routes(binary):
+    with PinningSetup(binary, 3, config=CONFIG, name="rest") as s:
+        s.start()
+        s.wait_mesh()
+        p0 = s.peers[0]
+        ids = {p.id for p in s.peers}
+
+        info = expect(call(p0, "GET", "/id"), 200, "GET /id").json()
+        assert info["id"] == p0.id and info["peername"] and info["ipfs"].get("id"), info
+        assert set(info["cluster_peers"]) == ids, info["cluster_peers"]
+        assert expect(call(p0, "GET", "/version"), 200, "version").json()["version"]
+
+        peers = expect(call(p0, "GET", "/peers"), 200, "GET /peers")
+        assert header(peers, "X-Chunked-Output") == ["1"], peers.headers
+        assert {p["id"] for p in peers.lines()} == ids, peers.body
+        expect(call(p0, "GET", "/allocations"), 204, "empty /allocations")
+        expect(call(p0, "GET", "/pins"), 204, "empty /pins")
+
+        cids = s.add_content(3, sizes=[2048, 4096, 8192])
+        # The allocator needs every peer's metrics first.
+        pin = None
+
+        def pinned():
+            nonlocal pin
+            r = call(p0, "POST", "/pins/%s?replication=2&name=first&meta-app=demo&"
+                     "stream-channels=true" % cids[0])
+            if r.status == 200:
+                pin = r.json()
+            return r.status == 200, r.body[:200]
+        wait(pinned, 30, "POST /pins/{cid} accepted (metrics from every peer)")
+        assert pin["cid"] == cids[0] and pin["name"] == "first", pin
+        assert pin["metadata"] == {"app": "demo"} and pin["type"] == "pin", pin
+        assert pin["replication_factor_min"] == 2 and len(pin["allocations"]) == 2, pin
+        assert pin["expire_at"] == "0001-01-01T00:00:00Z" and pin["mode"] == "recursive", pin
+
+        old = expect(call(p0, "POST", "/pins/%s?replication_factor_min=1&"
+                          "replication_factor_max=1&expire-in=1h" % cids[1]), 200,
+                     "old spellings").json()
+        assert old["replication_factor_min"] == 1 and old["replication_factor_max"] == 1, old
+        assert len(old["allocations"]) == 1 and old["expire_at"].startswith("20"), old
+        every = expect(call(p0, "POST", "/pins/ipfs/%s?replication=-1&mode=direct" % cids[2]),
+                       200, "/pins/ipfs/{cid}").json()
+        assert every["allocations"] == [] and every["mode"] == "direct", every
+
+        alloc = set(pin["allocations"])
+
+        def statuses():
+            g = call(s.peers[2], "GET", "/pins/%s" % cids[0]).json()
+            got = {peer: e["status"] for peer, e in g["peer_map"].items()}
+            want = {p: ("pinned" if p in alloc else "remote") for p in ids}
+            return got == want, got
+        wait(statuses, 60, "GET /pins/{cid} on peer 2 shows pinned on the 2 allocations")
+
+        allocs = expect(call(p0, "GET", "/allocations"), 200, "GET /allocations")
+        assert {p["cid"] for p in allocs.lines()} == set(cids), allocs.body
+        assert expect(call(p0, "GET", "/allocations/%s" % cids[0]), 200,
+                      "allocation").json()["allocations"] == pin["allocations"]
+        allp = expect(call(p0, "GET", "/pins"), 200, "GET /pins")
+        assert header(allp, "X-Chunked-Output") == ["1"]
+        lines = allp.lines()
+        assert len(lines) == 3 and all(set(g["peer_map"]) == ids for g in lines), allp.body
+        local = expect(call(p0, "GET", "/pins?local=true"), 200, "local").lines()
+        assert all(list(g["peer_map"]) == [p0.id] for g in local), local
+        def all_pinned():
+            got = call(p0, "GET", "/pins?filter=pinned")
+            return got.status == 200 and len(got.lines()) == 3, got.body[:200]
+        wait(all_pinned, 60, "filter=pinned lists the 3 pins")
+        some = expect(call(p0, "GET", "/pins?cids=%s,%s" % (cids[0], cids[1])), 200, "cids").lines()
+        assert [g["cid"] for g in some] == cids[:2], some
+        expect(call(p0, "GET", "/pins?filter=error"), 204, "no errors")
+
+        rec = expect(call(p0, "POST", "/pins/%s/recover" % cids[0]), 200, "recover").json()
+        assert rec["cid"] == cids[0] and set(rec["peer_map"]) == ids, rec
+        expect(call(p0, "POST", "/pins/recover?local=true"), 204, "recover all: nothing to do")
+
+        # Errors.
+        error_says(call(p0, "POST", "/pins/notacid"), 400, "error decoding Cid", "bad CID")
+        error_says(call(p0, "POST", "/pins/%s?mode=sideways" % cids[0]), 400, "mode", "bad mode")
+        error_says(call(p0, "POST", "/pins/%s?replication-min=x" % cids[0]), 400,
+                   "replication-min", "bad factor")
+        error_says(call(p0, "POST", "/pins/%s?expire-in=10ms" % cids[0]), 400, "too short",
+                   "short expiry")
+        error_says(call(p0, "POST", "/pins/%s?expire-at=tomorrow" % cids[0]), 400, "RFC 3339",
+                   "bad expire-at")
+        r = call(p0, "POST", "/pins/%s?replication=7" % cids[0])
+        assert r.status >= 400 and "need 7" in r.json()["message"], r.body
+        error_says(call(p0, "GET", "/pins?filter=bogus"), 400, "invalid filter", "bad filter")
+        unknown = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
+        error_says(call(p0, "DELETE", "/pins/%s" % unknown), 404, "not part of the pinset",
+                   "unknown pin")
+        error_says(call(p0, "GET", "/allocations/%s" % unknown), 404, "not part of the pinset",
+                   "unknown allocation")
+        error_says(call(p0, "GET", "/nowhere"), 404, "not found", "unknown route")
+        g = expect(call(p0, "GET", "/pins/%s" % unknown), 200, "status of unknown").json()
+        assert {e["status"] for e in g["peer_map"].values()} == {"unpinned"}, g
+
+        # Health and metrics.
+        expect(call(p0, "GET", "/health"), 204, "health")
+        graph = expect(call(p0, "GET", "/health/graph"), 200, "graph").json()
+        assert set(graph["cluster_links"]) == ids and graph["cluster_id"] == p0.id, graph
+        assert all(len(v) == 2 for v in graph["cluster_links"].values()), graph
+        names = expect(call(p0, "GET", "/monitor/metrics"), 200, "metric names").json()
+        assert "ping" in names and "freespace" in names, names
+        free = expect(call(p0, "GET", "/monitor/metrics/freespace"), 200, "freespace").json()
+        assert {m["peer"] for m in free} == ids and all(m["valid"] for m in free), free
+        assert expect(call(p0, "GET", "/health/alerts"), 200, "alerts").json() == []
+
+        # Unpin through the API: gone from every daemon.
+        gone = expect(call(p0, "DELETE", "/pins/%s" % cids[0]), 200, "DELETE").json()
+        assert gone["cid"] == cids[0], gone
+        wait(lambda: (not s.pinned_on(cids[0]), s.pinned_on(cids[0])), 60,
+             "the unpinned CID leaves every daemon")
+        log("routes: ok")
+
+
+def case_auth(binary):
+    creds = {"restapi_user": "s3cret"}
+    with PinningSetup(binary, 1, config=CONFIG, name="rest-auth") as s:
+        path = os.path.join(s.peers[0].dir, "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["restapi"]["basic_auth_credentials"] = creds
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        s.start()
+        p = s.peers[0]
+        basic = "Basic " + base64.b64encode(b"restapi_user:s3cret").decode()
+        wrong = "Basic " + base64.b64encode(b"restapi_user:guess").decode()
+
+        r = call(p, "GET", "/id")
+        error_says(r, 401, "no auth provided", "no credentials")
+        assert header(r, "WWW-Authenticate") == [
+            'Bearer realm="Restricted IPFS Cluster API"',
+            'Basic realm="Restricted IPFS Cluster API"'], r.headers
+        error_says(call(p, "GET", "/id", {"Authorization": wrong}), 401, "access denied", "wrong")
+        assert expect(call(p, "GET", "/id", {"Authorization": basic}), 200, "basic").json()["id"] == p.id
+        expect(call(p, "GET", "/health"), 204, "health needs no auth")
+
+        token = expect(call(p, "POST", "/token", {"Authorization": basic}), 200, "token").json()["token"]
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        assert claims == {"iss": "restapi_user"}, claims
+        bearer = {"Authorization": "Bearer " + token}
+        expect(call(p, "GET", "/version", bearer), 200, "bearer")
+        tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        r = call(p, "GET", "/version", {"Authorization": "Bearer " + tampered})
+        error_says(r, 401, "invalid token", "tampered token")
+        assert 'error="invalid_token"' in header(r, "WWW-Authenticate")[0], r.headers
+        log("auth: ok")
+
+
+CASES = {"routes": case_routes, "auth": case_auth}
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    problem = jsipfs_problem()
+    if problem:
+        print("js-ipfs is not installed: %s (run tools/ipfs-install)" % problem)
+        return 77 if os.environ.get("TRELLIS_ALLOW_SKIP") == "1" else 1
+    names = sys.argv[2:] or list(CASES)
+    binary = os.path.abspath(sys.argv[1])
+    # SIGTERM (a meson timeout) unwinds like an exception: every process stops.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    failed = 0
+    try:
+        for name in names:
+            try:
+                CASES[name](binary)
+            except Exception:  # noqa: BLE001 - report every case
+                traceback.print_exc()
+                print("case %s: FAILED" % name)
+                failed += 1
+    finally:
+        POOL.close()
+    print("%d of %d cases passed" % (len(names) - failed, len(names)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
