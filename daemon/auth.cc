@@ -93,6 +93,20 @@ AuthResult authenticate(const std::string& authorization, const Credentials& cre
   return r;
 }
 
+std::pair<std::string, Headers> unauthorized(const AuthResult& r) {
+  const std::string realm = "realm=\"Restricted IPFS Cluster API\"";
+  Headers h;
+  if (r.failure == "no auth provided") {
+    h.emplace_back("WWW-Authenticate", "Bearer " + realm);
+    h.emplace_back("WWW-Authenticate", "Basic " + realm);
+  } else if (r.bearer) {
+    h.emplace_back("WWW-Authenticate", "Bearer " + realm + ", error=\"invalid_token\"");
+  } else {
+    h.emplace_back("WWW-Authenticate", "Basic " + realm);
+  }
+  return {"unauthorized: " + r.failure, std::move(h)};
+}
+
 std::string make_token(const std::string& user, const std::string& password) {
   std::string head = b64(R"({"alg":"HS256","typ":"JWT"})", kUrl);
   std::string body = b64(nlohmann::json{{"iss", user}}.dump(), kUrl);

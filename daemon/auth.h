@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "daemon/http_server.h"
+
 namespace trellis::http {
 
 using Credentials = std::map<std::string, std::string>;  // user → password
@@ -19,6 +21,10 @@ struct AuthResult {
   bool bearer = false;  // the failure was a Bearer token
 };
 AuthResult authenticate(const std::string& authorization, const Credentials& creds);
+
+// What a 401 says ("unauthorized: …") and IPFS Cluster's WWW-Authenticate
+// challenges for the failure.
+std::pair<std::string, Headers> unauthorized(const AuthResult& r);
 
 // A token for `user`, signed with `password`.
 std::string make_token(const std::string& user, const std::string& password);

@@ -109,7 +109,7 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
                                  "metrics_ttl_ms",  "repin_after_ms",
                                  "repin",           "tags",
                                  "allocate_by",     "peername",
-                                 "restapi"};
+                                 "restapi",         "pinsvcapi"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
       return invalid(path + ": unknown field \"" + k + "\"");
@@ -208,6 +208,10 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
     if (Status st = http_api_of(*f, "restapi", c.restapi); !st)
       return invalid(path + ": " + st.message());
   }
+  if (auto* f = field("pinsvcapi")) {
+    if (Status st = http_api_of(*f, "pinsvcapi", c.pinsvcapi); !st)
+      return invalid(path + ": " + st.message());
+  }
   if ((c.replication_factor_min == -1) != (c.replication_factor_max == -1) ||
       c.replication_factor_min > c.replication_factor_max)
     return invalid(path + ": replication_factor_min and _max must both be -1, or min <= max");
@@ -239,6 +243,7 @@ Status DaemonConfig::save(const std::string& path, bool overwrite) const {
   j["allocate_by"] = allocate_by;
   j["peername"] = peername;
   j["restapi"] = http_api_json(restapi);
+  j["pinsvcapi"] = http_api_json(pinsvcapi);
   return write_file_atomic(path, j.dump(2) + "\n", 0600);  // it holds the secret
 }
 

@@ -13,8 +13,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kRealm = "Restricted IPFS Cluster API";
-
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
   size_t i = 0;
@@ -48,50 +46,8 @@ json metric_json(const std::string& name, const std::string& peer, const pinning
 
 }  // namespace
 
-Result<http::ServerOptions> server_options(const HttpApiConfig& c, const std::string& name) {
-  auto m = net::Multiaddr::parse(c.listen);
-  if (!m || m->kind != net::Multiaddr::Kind::ip4 || !m->is_dialable())
-    return invalid(name + ".listen: " + c.listen + " is not an /ip4/A.B.C.D/tcp/PORT address");
-  http::ServerOptions o;
-  o.host = m->host;
-  o.port = m->port;
-  o.cert_file = c.ssl_cert_file;
-  o.key_file = c.ssl_key_file;
-  o.max_connections = c.max_connections;
-  o.max_header_bytes = c.max_header_bytes;
-  o.max_body_bytes = c.max_body_bytes;
-  o.read_header_timeout = std::chrono::milliseconds(c.read_header_timeout_ms);
-  o.read_timeout = std::chrono::milliseconds(c.read_timeout_ms);
-  o.write_timeout = std::chrono::milliseconds(c.write_timeout_ms);
-  o.idle_timeout = std::chrono::milliseconds(c.idle_timeout_ms);
-  o.name = name;
-  if (c.basic_auth_credentials.empty() && !o.host.starts_with("127."))
-    return invalid(name + ": listening on " + o.host +
-                   " without basic_auth_credentials would let anyone on the network pin and "
-                   "unpin; set credentials or listen on 127.0.0.1");
-  return o;
-}
-
 RestApi::RestApi(Service& service, const HttpApiConfig& config)
-    : service_(service), config_(config) {}
-
-RestApi::~RestApi() = default;
-
-Status RestApi::start() {
-  auto o = server_options(config_, "restapi");
-  if (!o) return o.status();
-  o->log = [this](const std::string& line) { service_.log(line); };
-  server_ = std::make_unique<http::Server>(
-      service_.node().io(), std::move(*o),
-      [this](http::Request& req, http::Responder& r) { return handle(req, r); });
-  return server_->start();
-}
-
-void RestApi::stop() {
-  if (server_) server_->stop();
-}
-
-uint16_t RestApi::port() const { return server_ ? server_->port() : 0; }
+    : HttpApi(service, config, "restapi") {}
 
 net::awaitable<void> RestApi::handle(http::Request& req, http::Responder& r) {
   const auto& creds = config_.basic_auth_credentials;
@@ -99,19 +55,9 @@ net::awaitable<void> RestApi::handle(http::Request& req, http::Responder& r) {
   if (!creds.empty() && !exempt) {
     auto auth = http::authenticate(req.authorization, creds);
     if (!auth.user) {
-      http::Headers h;
-      if (auth.failure == "no auth provided") {
-        h.emplace_back("WWW-Authenticate", std::string("Bearer realm=\"") + kRealm + "\"");
-        h.emplace_back("WWW-Authenticate", std::string("Basic realm=\"") + kRealm + "\"");
-      } else if (auth.bearer) {
-        h.emplace_back("WWW-Authenticate",
-                       std::string("Bearer realm=\"") + kRealm + "\", error=\"invalid_token\"");
-      } else {
-        h.emplace_back("WWW-Authenticate", std::string("Basic realm=\"") + kRealm + "\"");
-      }
-      std::string body = http::error_json(401, "unauthorized: " + auth.failure);
-      std::string type = "application/json";
-      co_await r.reply(401, std::move(body), std::move(type), std::move(h));
+      auto [message, headers] = http::unauthorized(auth);
+      std::string body = http::error_json(401, message), type = "application/json";
+      co_await r.reply(401, std::move(body), std::move(type), std::move(headers));
       co_return;
     }
     if (req.method == "POST" && req.path == "/token") {

@@ -79,6 +79,8 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   register_peer_methods(*s);
   if (!s->config_.restapi.listen.empty())
     s->rest_ = std::make_unique<RestApi>(*s, s->config_.restapi);
+  if (!s->config_.pinsvcapi.listen.empty())
+    s->pinsvc_ = std::make_unique<PinSvcApi>(*s, s->config_.pinsvcapi);
   return s;
 }
 
@@ -94,11 +96,16 @@ Status Service::start() {
     TRELLIS_TRY(rest_->start());
     log_("REST API on " + config_.restapi.listen + " (port " + std::to_string(rest_->port()) + ")");
   }
+  if (pinsvc_) {
+    TRELLIS_TRY(pinsvc_->start());
+    log_("Pinning Service API on " + config_.pinsvcapi.listen);
+  }
   return Status::ok();
 }
 
 void Service::stop() {
   if (rest_) rest_->stop();
+  if (pinsvc_) pinsvc_->stop();
   control_->stop();
   if (tracker_) tracker_->stop();
   if (agent_) agent_->stop();

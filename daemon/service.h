@@ -11,6 +11,7 @@
 #include "daemon/control.h"
 #include "daemon/pinning_agent.h"
 #include "daemon/replicator.h"
+#include "daemon/pinsvc_api.h"
 #include "daemon/rest_api.h"
 #include "net/node.h"
 #include "pinning/tracker.h"
@@ -75,6 +76,7 @@ class Service {
   std::unique_ptr<pinning::Tracker> tracker_;
   std::unique_ptr<PinningAgent> agent_;
   std::unique_ptr<RestApi> rest_;  // absent when restapi.listen is ""
+  std::unique_ptr<PinSvcApi> pinsvc_;  // absent when pinsvcapi.listen is ""
 };
 
 }  // namespace trellis

@@ -11,6 +11,11 @@ Cases:
           factors), GET /pins global and local with filters, recover,
           DELETE, /health, /health/graph, /health/alerts, /monitor/metrics;
           and the errors: bad CIDs, bad options, unknown pins and routes.
+  clients the published JavaScript clients against the cluster, as their
+          users call them: ipfs-cluster-api 0.0.9 (id, peers.ls, pin.add with
+          options, pin.ls, status, recover, pin.rm) on the REST API and
+          @ipfs-shipyard/pinning-service-client (add, list by meta, get,
+          replace, remove) on the Pinning Service API.
   auth    a peer with basic_auth_credentials: 401 without or with wrong
           credentials (with IPFS Cluster's WWW-Authenticate headers), Basic
           works, POST /token gives a JWT that works as a Bearer token, a
@@ -23,6 +28,7 @@ import http.client
 import json
 import os
 import signal
+import subprocess
 import sys
 import traceback
 
@@ -42,10 +48,10 @@ class Reply:
         return [json.loads(line) for line in self.body.splitlines() if line.strip()]
 
 
-def call(peer, method, path, headers=None):
-    host, port = peer.rest[len("http://"):].split(":")
+def call(peer, method, path, headers=None, body=None, api="rest"):
+    host, port = getattr(peer, api)[len("http://"):].split(":")
     c = http.client.HTTPConnection(host, int(port), timeout=30)
-    c.request(method, path, headers=headers or {})
+    c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
     body = r.read().decode()
     out = Reply(r.status, r.getheaders(), body)
@@ -165,6 +171,27 @@ def case_routes(binary):
         g = expect(call(p0, "GET", "/pins/%s" % unknown), 200, "status of unknown").json()
         assert {e["status"] for e in g["peer_map"].values()} == {"unpinned"}, g
 
+        # The Pinning Service API's errors: {"error": {"reason", "details"}}.
+        def svc_error(reply, status, reason, text, what):
+            expect(reply, status, what)
+            e = reply.json()["error"]
+            assert e["reason"] == reason and text in e["details"], "%s: %s" % (what, e)
+        svc_error(call(p0, "POST", "/pins", body="{\"name\": 1}", api="pinsvc"), 400,
+                  "BAD_REQUEST", "pin.cid is missing", "no cid")
+        svc_error(call(p0, "POST", "/pins", body="not json", api="pinsvc"), 400, "BAD_REQUEST",
+                  "JSON", "bad body")
+        svc_error(call(p0, "GET", "/pins?limit=5000", api="pinsvc"), 400, "BAD_REQUEST",
+                  "limit", "bad limit")
+        svc_error(call(p0, "GET", "/pins/notacid", api="pinsvc"), 400, "BAD_REQUEST",
+                  "requestid", "bad requestid")
+        svc_error(call(p0, "GET", "/pins/%s" % unknown, api="pinsvc"), 404, "NOT_FOUND",
+                  "requestid", "unknown requestid")
+        listed = expect(call(p0, "GET", "/pins?status=pinned,queued,pinning,failed&limit=2",
+                             api="pinsvc"), 200, "pinsvc list").json()
+        assert listed["count"] == 3 and len(listed["results"]) == 2, listed
+        newest = [r["created"] for r in listed["results"]]
+        assert newest == sorted(newest, reverse=True), newest
+
         # Health and metrics.
         expect(call(p0, "GET", "/health"), 204, "health")
         graph = expect(call(p0, "GET", "/health/graph"), 200, "graph").json()
@@ -191,6 +218,7 @@ def case_auth(binary):
         with open(path) as f:
             cfg = json.load(f)
         cfg["restapi"]["basic_auth_credentials"] = creds
+        cfg["pinsvcapi"]["basic_auth_credentials"] = creds
         with open(path, "w") as f:
             json.dump(cfg, f, indent=2)
         s.start()
@@ -216,10 +244,45 @@ def case_auth(binary):
         r = call(p, "GET", "/version", {"Authorization": "Bearer " + tampered})
         error_says(r, 401, "invalid token", "tampered token")
         assert 'error="invalid_token"' in header(r, "WWW-Authenticate")[0], r.headers
+        r = call(p, "GET", "/pins", api="pinsvc")
+        expect(r, 401, "pinsvc without a token")
+        assert r.json()["error"]["reason"] == "UNAUTHORIZED", r.body
+        token = expect(call(p, "POST", "/token", {"Authorization": basic}, api="pinsvc"), 200,
+                       "pinsvc token").json()["token"]
+        listed = expect(call(p, "GET", "/pins", {"Authorization": "Bearer " + token},
+                             api="pinsvc"), 200, "pinsvc with a token").json()
+        assert listed == {"count": 0, "results": []}, listed
         log("auth: ok")
 
 
-CASES = {"routes": case_routes, "auth": case_auth}
+def run_js(mode, url, *cids):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js_clients.js")
+    r = subprocess.run(["node", script, mode, url] + list(cids), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, "%s client: %s%s" % (mode, r.stdout, r.stderr[-3000:])
+    log("%s client: %s" % (mode, r.stdout.strip()))
+    return json.loads(r.stdout)
+
+
+def case_clients(binary):
+    with PinningSetup(binary, 3, config=CONFIG, name="rest-clients") as s:
+        s.start()
+        s.wait_mesh()
+        p0 = s.peers[0]
+        ids = {p.id for p in s.peers}
+        wait(lambda: ({m["peer"] for m in call(p0, "GET", "/monitor/metrics/freespace").json()}
+                      == ids, "metrics"), 30, "freespace metrics from every peer")
+        cids = s.add_content(3, sizes=[1500, 2500, 3500])
+        got = run_js("cluster-api", p0.rest, cids[0])
+        assert got["peers"] == 3 and len(got["allocations"]) == 2, got
+        got = run_js("pinning-service", p0.pinsvc, cids[1], cids[2])
+        assert got["requestid"] == cids[1] and got["replaced"] == cids[2], got
+        wait(lambda: (not s.pinned_on(cids[2]), s.pinned_on(cids[2])), 60,
+             "the pin removed through the Pinning Service API leaves every daemon")
+        log("clients: ok")
+
+
+CASES = {"routes": case_routes, "auth": case_auth, "clients": case_clients}
 
 
 def main():
