@@ -109,7 +109,8 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
                                  "metrics_ttl_ms",  "repin_after_ms",
                                  "repin",           "tags",
                                  "allocate_by",     "peername",
-                                 "restapi",         "pinsvcapi"};
+                                 "restapi",         "pinsvcapi",
+                                 "metrics_listen"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown))
       return invalid(path + ": unknown field \"" + k + "\"");
@@ -208,6 +209,12 @@ Result<DaemonConfig> DaemonConfig::load(const std::string& path) {
     if (Status st = http_api_of(*f, "restapi", c.restapi); !st)
       return invalid(path + ": " + st.message());
   }
+  if (auto* f = field("metrics_listen")) {
+    if (!f->is_string()) return invalid(path + ": metrics_listen must be a multiaddr string or \"\"");
+    c.metrics_listen = f->get<std::string>();
+    if (!c.metrics_listen.empty() && !ipfs_endpoint(c.metrics_listen))
+      return invalid(path + ": metrics_listen: " + ipfs_endpoint(c.metrics_listen).status().message());
+  }
   if (auto* f = field("pinsvcapi")) {
     if (Status st = http_api_of(*f, "pinsvcapi", c.pinsvcapi); !st)
       return invalid(path + ": " + st.message());
@@ -244,6 +251,7 @@ Status DaemonConfig::save(const std::string& path, bool overwrite) const {
   j["peername"] = peername;
   j["restapi"] = http_api_json(restapi);
   j["pinsvcapi"] = http_api_json(pinsvcapi);
+  j["metrics_listen"] = metrics_listen;
   return write_file_atomic(path, j.dump(2) + "\n", 0600);  // it holds the secret
 }
 

@@ -39,8 +39,41 @@ Status HttpApi::start() {
   o->log = [this](const std::string& line) { service_.log(line); };
   server_ = std::make_unique<http::Server>(
       service_.node().io(), std::move(*o),
-      [this](http::Request& req, http::Responder& r) { return handle(req, r); });
+      [this](http::Request& req, http::Responder& r) { return serve(req, r); });
   return server_->start();
+}
+
+namespace {
+
+// "GET /pins/QmXo…" → "GET /pins/{id}": long segments (CIDs, peer IDs)
+// become {id}, so labels stay few.
+std::string route_of(const http::Request& req) {
+  std::string out = req.method + " ";
+  size_t depth = 0, i = 1;
+  const std::string& p = req.path;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    std::string seg = p.substr(i, j - i);
+    if (!seg.empty()) {
+      if (++depth > 4) return req.method + " other";
+      out += "/" + (seg.size() > 20 ? std::string("{id}") : seg);
+    }
+    i = j + 1;
+  }
+  return depth == 0 ? out + "/" : out;
+}
+
+}  // namespace
+
+net::awaitable<void> HttpApi::serve(http::Request& req, http::Responder& r) {
+  co_await handle(req, r);
+  std::string route = route_of(req);
+  if (!routes_.count(route)) {
+    if (routes_.size() >= kMaxRouteLabels) route = "other";
+    else routes_.insert(route);
+  }
+  ++requests_[{route, r.sent_status()}];
 }
 
 void HttpApi::stop() {

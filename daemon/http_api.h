@@ -3,7 +3,9 @@
 // mapping of errors to HTTP statuses.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "daemon/config.h"
@@ -21,6 +23,12 @@ class HttpApi {
   Status start();
   void stop();
   uint16_t port() const;
+  const std::string& name() const { return name_; }
+  // Requests served by route ("GET /pins/{id}") and status; at most
+  // kMaxRouteLabels routes, the rest count as "other".
+  using RequestCounts = std::map<std::pair<std::string, int>, uint64_t>;
+  const RequestCounts& requests() const { return requests_; }
+  static constexpr size_t kMaxRouteLabels = 64;
 
  protected:
   virtual net::awaitable<void> handle(http::Request& req, http::Responder& r) = 0;
@@ -29,8 +37,12 @@ class HttpApi {
   const HttpApiConfig config_;
 
  private:
+  net::awaitable<void> serve(http::Request& req, http::Responder& r);
+
   std::string name_;
   std::unique_ptr<http::Server> server_;
+  RequestCounts requests_;
+  std::set<std::string> routes_;
 };
 
 // Server options (listen address, limits, TLS) from a config section.

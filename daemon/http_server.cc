@@ -132,6 +132,7 @@ class StreamResponder final : public Responder {
                         Headers headers) override {
     if (answered_) co_return;
     answered_ = true;
+    sent_status_ = status;
     bh::response<bh::string_body> res{static_cast<bh::status>(status), version_};
     res.set(bh::field::server, "trellis");
     if (!body.empty()) res.set(bh::field::content_type, content_type);
@@ -149,6 +150,7 @@ class StreamResponder final : public Responder {
     if (failed_) co_return false;
     if (!answered_) {
       answered_ = streaming_ = true;
+      sent_status_ = 200;
       bh::response<bh::empty_body> res{bh::status::ok, version_};
       res.set(bh::field::server, "trellis");
       res.set(bh::field::content_type, "application/json");

@@ -60,6 +60,12 @@ class Responder {
   net::awaitable<void> json(int status, std::string body);
   net::awaitable<void> error(int status, std::string message);
   net::awaitable<void> end_ok();
+
+  // The status sent (0 before anything was), for request metrics.
+  int sent_status() const { return sent_status_; }
+
+ protected:
+  int sent_status_ = 0;
 };
 
 // `{"code":N,"message":M}`, the error body of IPFS Cluster's API.

@@ -79,6 +79,8 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   register_peer_methods(*s);
   if (!s->config_.restapi.listen.empty())
     s->rest_ = std::make_unique<RestApi>(*s, s->config_.restapi);
+  if (!s->config_.metrics_listen.empty())
+    s->metrics_ = std::make_unique<MetricsServer>(*s, s->config_.metrics_listen);
   if (!s->config_.pinsvcapi.listen.empty())
     s->pinsvc_ = std::make_unique<PinSvcApi>(*s, s->config_.pinsvcapi);
   return s;
@@ -96,6 +98,11 @@ Status Service::start() {
     TRELLIS_TRY(rest_->start());
     log_("REST API on " + config_.restapi.listen + " (port " + std::to_string(rest_->port()) + ")");
   }
+  if (metrics_) {
+    TRELLIS_TRY(metrics_->start());
+    log_("Prometheus metrics at http://" + ipfs_endpoint(config_.metrics_listen)->first + ":" +
+         std::to_string(metrics_->port()) + "/metrics");
+  }
   if (pinsvc_) {
     TRELLIS_TRY(pinsvc_->start());
     log_("Pinning Service API on " + config_.pinsvcapi.listen);
@@ -106,11 +113,19 @@ Status Service::start() {
 void Service::stop() {
   if (rest_) rest_->stop();
   if (pinsvc_) pinsvc_->stop();
+  if (metrics_) metrics_->stop();
   control_->stop();
   if (tracker_) tracker_->stop();
   if (agent_) agent_->stop();
   replicator_->stop();
   node_->stop();
+}
+
+std::vector<const HttpApi*> Service::http_apis() const {
+  std::vector<const HttpApi*> out;
+  if (rest_) out.push_back(rest_.get());
+  if (pinsvc_) out.push_back(pinsvc_.get());
+  return out;
 }
 
 std::string error_reply(const std::string& what) {

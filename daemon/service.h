@@ -12,6 +12,7 @@
 #include "daemon/pinning_agent.h"
 #include "daemon/replicator.h"
 #include "daemon/pinsvc_api.h"
+#include "daemon/prometheus.h"
 #include "daemon/rest_api.h"
 #include "net/node.h"
 #include "pinning/tracker.h"
@@ -50,6 +51,7 @@ class Service {
   pinning::IpfsClient* ipfs() { return ipfs_.get(); }
   const pinning::PinSource* pins() const { return pins_.get(); }
   PinningAgent* agent() { return agent_.get(); }
+  std::vector<const HttpApi*> http_apis() const;
 
  private:
   Service() = default;
@@ -77,6 +79,7 @@ class Service {
   std::unique_ptr<PinningAgent> agent_;
   std::unique_ptr<RestApi> rest_;  // absent when restapi.listen is ""
   std::unique_ptr<PinSvcApi> pinsvc_;  // absent when pinsvcapi.listen is ""
+  std::unique_ptr<MetricsServer> metrics_;  // absent when metrics_listen is ""
 };
 
 }  // namespace trellis

@@ -159,6 +159,10 @@ awaitable<void> Tracker::execute(Op op) {
   }
   if (!*alive) co_return;
   if (token->cancelled() && st.is_ok()) st = Status(Code::unavailable, "cancelled");
+  if (!token->cancelled()) {
+    bool pin = op.type == OpType::pin;
+    ++(st ? (pin ? counters_.pins : counters_.unpins) : (pin ? counters_.pin_errors : counters_.unpin_errors));
+  }
   running_.erase(op.id);
   queue_.finish(op.id, st, Clock::now());
   kick();

@@ -68,6 +68,11 @@ struct PinInfo {
   std::string error;
 };
 
+// Finished IPFS operations (cancelled ones are not counted).
+struct TrackerCounters {
+  uint64_t pins = 0, pin_errors = 0, unpins = 0, unpin_errors = 0;
+};
+
 class Tracker {
  public:
   Tracker(net::asio::io_context& io, IpfsClient& ipfs, const PinSource& pins, TrackerOptions opts);
@@ -101,6 +106,7 @@ class Tracker {
   net::awaitable<Result<size_t>> recover_all();
 
   const OpQueue& queue() const { return queue_; }
+  const TrackerCounters& counters() const { return counters_; }
 
  private:
   net::awaitable<std::shared_ptr<Lists>> load_lists();
@@ -119,6 +125,7 @@ class Tracker {
   std::map<uint64_t, std::shared_ptr<CancelToken>> running_;
   std::unique_ptr<net::asio::steady_timer> retry_timer_;    // the worker sleeps on it
   std::unique_ptr<net::asio::steady_timer> recover_timer_;
+  TrackerCounters counters_;
   std::shared_ptr<const Lists> lists_;  // ipfs_lists()'s cache
   std::chrono::steady_clock::time_point lists_at_{};
   std::shared_ptr<bool> alive_;

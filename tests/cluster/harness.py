@@ -117,6 +117,7 @@ class Cluster:
             secret = cfg["secret"]
             cfg["restapi"]["listen"] = ""  # these tests drive the control socket
             cfg["pinsvcapi"]["listen"] = ""
+            cfg["metrics_listen"] = ""
             with open(path, "w") as f:
                 json.dump(cfg, f, indent=2)
             p = Peer(self, i, d, host, port, netns[i] if netns else None)

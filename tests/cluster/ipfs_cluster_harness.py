@@ -248,12 +248,15 @@ class PinningSetup:
             rest_port, pinsvc_port = harness.free_port(), harness.free_port()
             cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % rest_port
             cfg["pinsvcapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % pinsvc_port
+            metrics_port = harness.free_port()
+            cfg["metrics_listen"] = "/ip4/127.0.0.1/tcp/%d" % metrics_port
             cfg.update(config or {})
             with open(path, "w") as f:
                 json.dump(cfg, f, indent=2)
             p = PinPeer(self, i, d, "127.0.0.1", port)
             p.rest = "http://127.0.0.1:%d" % rest_port
             p.pinsvc = "http://127.0.0.1:%d" % pinsvc_port
+            p.metrics = "http://127.0.0.1:%d" % metrics_port
             p.id = subprocess.run([binary, "id", "--dir", d], check=True,
                                   capture_output=True, text=True).stdout.strip()
             self.peers.append(p)

@@ -9,7 +9,8 @@ Cases:
           (NDJSON with X-Chunked-Output), /allocations (204 when empty),
           POST /pins/{cid} with options (both spellings of the replication
           factors), GET /pins global and local with filters, recover,
-          DELETE, /health, /health/graph, /health/alerts, /monitor/metrics;
+          DELETE, /health, /health/graph, /health/alerts, /monitor/metrics,
+          Prometheus /metrics (checked with promtool);
           and the errors: bad CIDs, bad options, unknown pins and routes.
   clients the published JavaScript clients against the cluster, as their
           users call them: ipfs-cluster-api 0.0.9 (id, peers.ls, pin.add with
@@ -27,6 +28,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -202,6 +204,22 @@ def case_routes(binary):
         free = expect(call(p0, "GET", "/monitor/metrics/freespace"), 200, "freespace").json()
         assert {m["peer"] for m in free} == ids and all(m["valid"] for m in free), free
         assert expect(call(p0, "GET", "/health/alerts"), 200, "alerts").json() == []
+
+        # Prometheus: the families the issue names, in a format promtool accepts.
+        text = expect(call(p0, "GET", "/metrics", api="metrics"), 200, "/metrics").body
+        for family in ["trellis_pins{status=\"pinned\"}", "trellis_ipfs_operations_total",
+                       "trellis_pin_queue_operations", "trellis_crdt_heads", "trellis_dag_height",
+                       "trellis_dag_blocks", "trellis_blocks_fetched_total",
+                       "trellis_blocks_served_total", "trellis_sync_wanted_blocks",
+                       "trellis_peers_connected 2", "trellis_http_requests_total{api=\"restapi\"",
+                       "process_resident_memory_bytes", "process_cpu_seconds_total"]:
+            assert family in text, "/metrics lacks %s:\n%s" % (family, text)
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool is missing (Debian package prometheus; tools/test installs it)"
+        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                               text=True)
+        assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), \
+            "promtool check metrics: %s%s" % (check.stdout, check.stderr)
 
         # Unpin through the API: gone from every daemon.
         gone = expect(call(p0, "DELETE", "/pins/%s" % cids[0]), 200, "DELETE").json()
