@@ -301,7 +301,12 @@ awaitable<void> Server::Impl::accept_loop() {
     tcp::socket sock = co_await acceptor.async_accept(with_ec(ec));
     if (ec) {
       if (stopped || ec == asio::error::operation_aborted) co_return;
-      continue;  // e.g. EMFILE: try the next one
+      // Out of file descriptors (EMFILE): the pending connection stays in
+      // the backlog, so retrying at once would spin; wait a little.
+      ++counters.accept_errors;
+      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(with_ec(ec));
+      continue;
     }
     if (live.size() >= opts.max_connections) {
       ++counters.rejected_connections;

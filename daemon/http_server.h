@@ -90,7 +90,7 @@ struct ServerOptions {
 
 struct ServerCounters {
   uint64_t connections = 0, rejected_connections = 0, requests = 0;
-  uint64_t header_timeouts = 0, too_large = 0;
+  uint64_t header_timeouts = 0, too_large = 0, accept_errors = 0;
 };
 
 class Server {

@@ -1,6 +1,7 @@
 #include "daemon/service.h"
 
 #include <sodium.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -15,6 +16,13 @@ using json = nlohmann::json;
 
 Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const std::string& dir,
                                                Log log) {
+  // Connections (peers, API clients) each take a descriptor: use what the
+  // hard limit allows rather than the usual soft 1,024.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 1 << 20);
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   std::unique_ptr<Service> s(new Service());
   s->io_ = &io;
   s->dir_ = dir;

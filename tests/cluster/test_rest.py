@@ -17,6 +17,10 @@ Cases:
           options, pin.ls, status, recover, pin.rm) on the REST API and
           @ipfs-shipyard/pinning-service-client (add, list by meta, get,
           replace, remove) on the Pinning Service API.
+  limits  3,000 connections at once (past max_connections they get 503 and
+          memory stays bounded), a 100 MB body (413 unread), headers trickled
+          a byte at a time (cut off at read_header_timeout) while the API keeps
+          answering.
   auth    a peer with basic_auth_credentials: 401 without or with wrong
           credentials (with IPFS Cluster's WWW-Authenticate headers), Basic
           works, POST /token gives a JWT that works as a Bearer token, a
@@ -28,10 +32,13 @@ import base64
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 import traceback
 
 from ipfs_cluster_harness import POOL, PinningSetup, jsipfs_problem, log, wait
@@ -300,7 +307,92 @@ def case_clients(binary):
         log("clients: ok")
 
 
-CASES = {"routes": case_routes, "auth": case_auth, "clients": case_clients}
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def case_limits(binary):
+    """Abusive clients cannot exhaust the daemon: thousands of connections,
+    an oversized body, headers trickled a byte at a time."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with PinningSetup(binary, 1, config=CONFIG, name="rest-limits") as s:
+        path = os.path.join(s.peers[0].dir, "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["restapi"].update(max_connections=256, read_header_timeout_ms=1000)
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        s.start()
+        p = s.peers[0]
+        host, port = p.rest[len("http://"):].split(":")
+        port = int(port)
+        before = rss_kb(p.proc.pid)
+
+        # 3,000 connections at once: 256 are served, the rest get 503.
+        socks = []
+        for _ in range(min(3000, hard - 200)):
+            c = socket.create_connection((host, port), timeout=10)
+            socks.append(c)
+        busy = 0
+        for c in socks[256:]:
+            try:
+                c.settimeout(5)
+                busy += c.recv(64).startswith(b"HTTP/1.1 503")
+            except OSError:
+                pass
+        held_rss = rss_kb(p.proc.pid)
+        for c in socks:
+            c.close()
+        assert busy >= len(socks) - 256 - 5, "%d of %d extra connections got 503" % (
+            busy, len(socks) - 256)
+        wait(lambda: (call(p, "GET", "/id").status == 200, "id"), 10,
+             "the API answers again once the flood is closed")
+
+        # A 100 MB body is refused from its Content-Length, unread.
+        c = socket.create_connection((host, port), timeout=10)
+        c.sendall(("POST /pins/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG HTTP/1.1\r\n"
+                   "Host: x\r\nContent-Length: 100000000\r\n\r\n").encode())
+        assert c.recv(4096).startswith(b"HTTP/1.1 413"), "oversized body not refused"
+        c.close()
+
+        # Headers trickled a byte every 200 ms: cut off after read_header_timeout (1 s),
+        # while other clients are served.
+        c = socket.create_connection((host, port), timeout=10)
+        t = time.monotonic()
+        c.sendall(b"GET /id HTTP/1.1\r\n")
+        closed = False
+        for _ in range(50):
+            time.sleep(0.2)
+            assert call(p, "GET", "/version").status == 200
+            try:
+                c.sendall(b"X")
+                c.setblocking(False)
+                if c.recv(1) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            finally:
+                c.setblocking(True)
+        took = time.monotonic() - t
+        assert closed and took < 4, "a trickling client held its connection %.1f s" % took
+        after = rss_kb(p.proc.pid)
+        log("limits: %d × 503, RSS %d kB before, %d kB with 3,000 connections held, %d kB after; "
+            "trickler cut after %.1f s" % (busy, before, held_rss, after, took))
+        assert held_rss - before < 64 * 1024, "3,000 connections cost %d kB" % (held_rss - before)
+        log("limits: ok")
+
+
+CASES = {"routes": case_routes, "auth": case_auth, "clients": case_clients,
+         "limits": case_limits}
 
 
 def main():
