@@ -112,7 +112,7 @@ class Cluster:
                 args += ["--secret", secret, "--bootstrap", self.peers[0].addr]
             subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
             with open(os.path.join(d, "config.json")) as f:
-                secret = json.load(f)["secret"]
+                secret = json.load(f)["cluster"]["secret"]
             p = Peer(self, i, d, host, port, netns[i] if netns else None)
             p.id = subprocess.run([binary, "id", "--dir", d], check=True,
                                   capture_output=True, text=True).stdout.strip()

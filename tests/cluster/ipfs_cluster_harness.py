@@ -222,7 +222,8 @@ class PinPeer(harness.Peer):
 class PinningSetup:
     """n trellisd peers (peer i talks to js-ipfs daemon i) with one secret;
     peer 0 is everyone's bootstrap peer. `config` holds extra config.json
-    fields written into every peer's config after `trellisd init`."""
+    fields by section ({"pinning": {"repin_after_ms": 3000}}), written into
+    every peer's config after `trellisd init`."""
 
     def __init__(self, binary, n=3, config=None, rebroadcast_ms=2000, name="setup"):
         self.binary = binary
@@ -244,9 +245,10 @@ class PinningSetup:
             path = os.path.join(d, "config.json")
             with open(path) as f:
                 cfg = json.load(f)
-            secret = cfg["secret"]
+            secret = cfg["cluster"]["secret"]
             if config:
-                cfg.update(config)
+                for section, fields in config.items():
+                    cfg[section].update(fields)
                 with open(path, "w") as f:
                     json.dump(cfg, f, indent=2)
             p = PinPeer(self, i, d, "127.0.0.1", port)
