@@ -1,7 +1,9 @@
 // trellisd's data folder and config file.
 //
 //   DIR/identity.json   the peer's key (net::Identity, mode 0600)
-//   DIR/config.json     the settings below (JSON, every field present)
+//   DIR/config.json     the settings below (JSON, every field present),
+//                       in sections; docs/config.md lists them
+//   DIR/lock            held by the running daemon (daemon/data_lock.h)
 //   DIR/state/          the replica's LMDB store
 //   DIR/peerstore.json  known peers (net::PeerStore)
 //   DIR/control.sock    the local control socket while running
@@ -21,8 +23,8 @@ namespace trellis {
 struct HttpApiConfig {
   std::string listen;  // /ip4/A.B.C.D/tcp/PORT; "" turns the API off
   // user → password. Empty: no authentication (allowed only on loopback).
-  std::map<std::string, std::string> basic_auth_credentials;
-  std::string ssl_cert_file, ssl_key_file;  // both set: HTTPS
+  std::map<std::string, std::string> basic_auth_credentials{};
+  std::string ssl_cert_file{}, ssl_key_file{};  // both set: HTTPS
   uint64_t max_connections = 512;           // further connections get 503 and are closed
   uint64_t max_header_bytes = 16 * 1024;
   uint64_t max_body_bytes = 1 << 20;
@@ -66,11 +68,16 @@ struct DaemonConfig {
   std::string metrics_listen = "/ip4/127.0.0.1/tcp/8888";  // Prometheus /metrics; "" = off
   std::string log_level = "info";                          // error, warn, info, debug
 
-  // Parses config.json; unknown fields and bad values fail with the field's name.
+  // Parses config.json, then applies TRELLIS_<SECTION>_<FIELD> environment
+  // variables; unknown sections and fields and bad values fail with the
+  // field's (or the variable's) name. Absent fields keep their defaults.
   static Result<DaemonConfig> load(const std::string& path);
   // Writes atomically; refuses to overwrite unless `overwrite`.
   Status save(const std::string& path, bool overwrite = false) const;
 };
+
+// This machine's host name: the default peername.
+std::string host_name();
 
 // Host and port of an /ip4|ip6/…/tcp/PORT multiaddr (the IPFS API).
 Result<std::pair<std::string, uint16_t>> ipfs_endpoint(const std::string& multiaddr);

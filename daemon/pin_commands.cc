@@ -159,7 +159,7 @@ std::string Service::unpin(const std::vector<std::string>& w) {
 
 net::awaitable<std::string> Service::pin_command(std::vector<std::string> w) {
   if (!tracker_)
-    co_return error_reply("pinning is off on this peer: set ipfs_api in its config.json");
+    co_return error_reply("pinning is off on this peer: set ipfs.api in its config.json");
   if (w[0] == "pin") co_return pin(w);
   if (w[0] == "unpin") co_return unpin(w);
   std::optional<Cid> cid;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -12,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "daemon/data_lock.h"
 #include "daemon/service.h"
+#include "daemon/state_commands.h"
 
 namespace {
 
@@ -21,16 +24,19 @@ using namespace trellis;
 const char* kUsage = R"(trellisd — a Trellis peer
 
 Usage:
-  trellisd init [--dir DIR] [--listen ADDR]... [--bootstrap ADDR]... [--secret HEX]
-                [--rebroadcast-ms N] [--no-sync] [--ipfs-api ADDR]
+  trellisd init [--dir DIR] [--listen ADDR]... [--bootstrap ADDR]... [--peers ADDR,ADDR]
+                [--secret HEX] [--rebroadcast-ms N] [--no-sync] [--ipfs-api ADDR]
       Creates DIR (default ~/.trellis): a new identity, a config with a new
       cluster secret (or the one given: every member needs the same), the
       listen addresses (default /ip4/0.0.0.0/tcp/9096) and bootstrap peers
       (/ip4/A.B.C.D/tcp/PORT/p2p/12D3KooW…) and the IPFS API address
       (default /ip4/127.0.0.1/tcp/5001; "" for no pinning). Refuses to
-      overwrite. Every setting is in DIR/config.json.
-  trellisd run [--dir DIR]
+      overwrite. --peers is a comma-separated --bootstrap. Every setting is
+      in DIR/config.json (docs/config.md); TRELLIS_<SECTION>_<FIELD>
+      environment variables override it, e.g. TRELLIS_IPFS_API.
+  trellisd daemon [--dir DIR]       (also: trellisd run)
       Runs the peer until SIGINT/SIGTERM. Prints its peer ID and addresses.
+      Holds DIR/lock: one daemon per data folder.
   trellisd ctl [--dir DIR] COMMAND...
       Sends a command to the running peer and prints its JSON reply:
       info | get KEY | put KEY VALUE | del KEY | load N PREFIX [BATCH]
@@ -38,10 +44,21 @@ Usage:
           [allocations=PEER,...] [expire-in=30m|2h|7d|SECONDS] [meta-KEY=VALUE]
           [pin-update=OLDCID] [origins=MULTIADDR,...]
       unpin CID | status [CID] | recover [CID]
-      Pinning needs an IPFS daemon at ipfs_api (config.json, default
+      Pinning needs an IPFS daemon at ipfs.api (config.json, default
       /ip4/127.0.0.1/tcp/5001); replication -1 pins on every peer.
   trellisd id [--dir DIR]
       Prints the peer ID.
+  trellisd state export [--dir DIR] [-o FILE]
+      Writes every pin as one IPFS Cluster JSON object per line (stdout by
+      default). Works while the daemon runs.
+  trellisd state import [--dir DIR] FILE|-
+      Adds the pins of an export to the state (daemon stopped). Checks every
+      line first and writes nothing when one is bad.
+  trellisd state cleanup [--dir DIR] --force
+      Deletes the local state (daemon stopped); the peer syncs it again from
+      the others at its next start. Needs --force.
+  trellisd version | --version
+      Prints the version.
 )";
 
 void log_line(const std::string& line) {
@@ -64,6 +81,7 @@ std::string default_dir() {
 
 int cmd_init(const std::string& dir, const std::vector<std::string>& args) {
   DaemonConfig cfg;
+  cfg.peername = host_name();
   cfg.secret = net::ClusterSecret::generate();
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -71,12 +89,17 @@ int cmd_init(const std::string& dir, const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) throw std::runtime_error(a + " needs a value");
       return args[++i];
     };
-    if (a == "--listen" || a == "--bootstrap") {
-      auto m = net::Multiaddr::parse(value());
-      if (!m) return fail(a + ": " + m.status().message());
-      if (a == "--bootstrap" && !m->has_peer())
-        return fail("--bootstrap " + m->to_string() + " needs /p2p/<peer ID>");
-      (a == "--listen" ? cfg.listen : cfg.bootstrap).push_back(*m);
+    if (a == "--listen" || a == "--bootstrap" || a == "--peers") {
+      const std::string v = value();
+      for (size_t start = 0; start <= v.size();) {
+        size_t end = a == "--peers" ? std::min(v.find(',', start), v.size()) : v.size();
+        auto m = net::Multiaddr::parse(v.substr(start, end - start));
+        if (!m) return fail(a + ": " + m.status().message());
+        if (a != "--listen" && !m->has_peer())
+          return fail(a + " " + m->to_string() + " needs /p2p/<peer ID>");
+        (a == "--listen" ? cfg.listen : cfg.bootstrap).push_back(*m);
+        start = end + 1;
+      }
     } else if (a == "--secret") {
       auto s = net::ClusterSecret::parse_hex(value());
       if (!s) return fail("--secret: " + s.status().message());
@@ -108,6 +131,8 @@ int cmd_init(const std::string& dir, const std::vector<std::string>& args) {
 }
 
 int cmd_run(const std::string& dir) {
+  auto lock = DataLock::acquire(dir);
+  if (!lock) return fail(lock.status().message());
   net::asio::io_context io;
   auto svc = Service::open(io, dir, log_line);
   if (!svc) return fail(svc.status().message());
@@ -136,6 +161,50 @@ int cmd_ctl(const std::string& dir, const std::vector<std::string>& args) {
   return reply->find("\"ok\":true") != std::string::npos ? 0 : 1;
 }
 
+int cmd_export(const std::string& dir, const std::vector<std::string>& args) {
+  std::FILE* out = stdout;
+  std::string file;
+  if (args.size() == 2 && args[0] == "-o")
+    file = args[1];
+  else if (!args.empty())
+    return fail("state export takes [-o FILE] (see trellisd --help)");
+  if (!file.empty() && !(out = std::fopen(file.c_str(), "w")))
+    return fail("cannot write " + file + ": " + std::strerror(errno));
+  auto n = export_state(dir, out);
+  if (out != stdout && std::fclose(out) != 0 && n) return fail("cannot write " + file);
+  if (!n) return fail("state export: " + n.status().message());
+  std::fprintf(stderr, "exported %zu pins\n", *n);
+  return 0;
+}
+
+int cmd_import(const std::string& dir, const std::vector<std::string>& args) {
+  if (args.size() != 1) return fail("state import takes one FILE, or - for stdin");
+  std::FILE* in = args[0] == "-" ? stdin : std::fopen(args[0].c_str(), "r");
+  if (!in) return fail("cannot read " + args[0] + ": " + std::strerror(errno));
+  auto n = import_state(dir, in);
+  if (in != stdin) std::fclose(in);
+  if (!n) return fail("state import: " + n.status().message());
+  std::printf("imported %zu pins\n", *n);
+  return 0;
+}
+
+int cmd_state(const std::string& dir, std::vector<std::string> args) {
+  const std::string sub = args.empty() ? "" : args[0];
+  if (!args.empty()) args.erase(args.begin());
+  if (sub == "export") return cmd_export(dir, args);
+  if (sub == "import") return cmd_import(dir, args);
+  if (sub == "cleanup") {
+    if (args != std::vector<std::string>{"--force"})
+      return fail("state cleanup deletes " + state_path(dir) +
+                  "; run it again with --force to confirm");
+    if (Status st = cleanup_state(dir); !st) return fail("state cleanup: " + st.message());
+    std::printf("removed %s; the peer syncs the state again at its next start\n",
+                state_path(dir).c_str());
+    return 0;
+  }
+  return fail("state needs export, import or cleanup (see trellisd --help)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +212,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(kUsage, stdout);
     return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "version" || args[0] == "--version") {
+    std::printf("trellisd %s\n", TRELLIS_VERSION);
+    return 0;
   }
   std::string cmd = args[0];
   args.erase(args.begin());
@@ -156,7 +229,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (cmd == "init") return cmd_init(dir, args);
-    if (cmd == "run") return cmd_run(dir);
+    if (cmd == "daemon" || cmd == "run") return cmd_run(dir);
+    if (cmd == "state") return cmd_state(dir, args);
     if (cmd == "ctl") return cmd_ctl(dir, args);
     if (cmd == "id") {
       auto id = net::Identity::load(identity_path(dir));

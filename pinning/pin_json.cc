@@ -4,36 +4,201 @@
 
 namespace trellis::pinning {
 
-using json = nlohmann::json;
-
 namespace {
 
-json strings_or_null(const std::vector<std::string>& v) {
-  if (v.empty()) return nullptr;
-  return json(v);
+using nlohmann::json;
+
+Status field_error(const std::string& field, const std::string& what) {
+  return invalid("pin field \"" + field + "\" " + what);
+}
+
+Result<Cid> cid_value(const json& v, const std::string& field) {
+  const json* text = &v;
+  if (v.is_object()) {
+    if (v.size() != 1 || !v.contains("/"))
+      return field_error(field, "must be a CID string or {\"/\": \"<cid>\"}");
+    text = &v.at("/");
+  }
+  if (!text->is_string()) return field_error(field, "must be a CID string or {\"/\": \"<cid>\"}");
+  const auto& s = text->get_ref<const std::string&>();
+  if (s.size() > kMaxStringBytes) return field_error(field, "is too long for a CID");
+  auto cid = Cid::parse(s);
+  if (!cid) return field_error(field, "is not a CID: " + cid.status().message());
+  return *cid;
+}
+
+Result<std::optional<Cid>> opt_cid_value(const json& v, const std::string& field) {
+  if (v.is_null()) return std::optional<Cid>{};
+  auto cid = cid_value(v, field);
+  if (!cid) return cid.status();
+  return std::optional<Cid>(*cid);
+}
+
+Result<int32_t> int32_value(const json& v, const std::string& field) {
+  if (!v.is_number_integer()) return field_error(field, "must be an integer");
+  const auto n = v.get<int64_t>();
+  if (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX)
+    return field_error(field, "is out of range");
+  if (n < INT32_MIN || n > INT32_MAX) return field_error(field, "is out of range");
+  return static_cast<int32_t>(n);
+}
+
+Result<std::string> string_value(const json& v, const std::string& field, size_t max) {
+  if (!v.is_string()) return field_error(field, "must be a string");
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.size() > max)
+    return field_error(field, "is longer than " + std::to_string(max) + " bytes");
+  return s;
+}
+
+Result<std::vector<std::string>> strings_value(const json& v, const std::string& field,
+                                               size_t max) {
+  std::vector<std::string> out;
+  if (v.is_null()) return out;
+  if (!v.is_array()) return field_error(field, "must be a list of strings or null");
+  if (v.size() > max)
+    return field_error(field, "has " + std::to_string(v.size()) + " entries; at most " +
+                                  std::to_string(max) + " are allowed");
+  for (const auto& e : v) {
+    auto s = string_value(e, field + "[]", kMaxStringBytes);
+    if (!s) return s.status();
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> metadata_value(const json& v) {
+  std::map<std::string, std::string> out;
+  if (v.is_null()) return out;
+  if (!v.is_object()) return field_error("metadata", "must be an object of strings or null");
+  if (v.size() > kMaxMetadataEntries)
+    return field_error("metadata", "has " + std::to_string(v.size()) + " entries; at most " +
+                                       std::to_string(kMaxMetadataEntries) + " are allowed");
+  for (const auto& [k, e] : v.items()) {
+    auto s = string_value(e, "metadata." + k, kMaxMetadataBytes);
+    if (!s) return s.status();
+    out.emplace(k, std::move(*s));
+  }
+  return out;
+}
+
+Result<int64_t> time_value(const json& v, const std::string& field) {
+  if (!v.is_string()) return field_error(field, "must be an RFC 3339 time string");
+  auto t = parse_rfc3339(v.get_ref<const std::string&>());
+  if (!t) return field_error(field, t.status().message());
+  return *t;
+}
+
+Result<PinType> type_value(const json& v) {
+  if (v.is_number_integer()) {
+    switch (v.get<int64_t>()) {
+      case 2: return PinType::data;
+      case 4: return PinType::meta;
+      case 8: return PinType::cluster_dag;
+      case 16: return PinType::shard;
+      default: break;
+    }
+  } else if (v.is_string()) {
+    for (auto t : {PinType::data, PinType::meta, PinType::cluster_dag, PinType::shard})
+      if (v.get_ref<const std::string&>() == type_name(t)) return t;
+  }
+  return field_error("type",
+                     "must be \"pin\", \"meta-pin\", \"clusterdag-pin\" or \"shard-pin\" "
+                     "(or 2, 4, 8, 16)");
+}
+
+json opt_cid_json(const std::optional<Cid>& c) { return c ? json(c->to_string()) : json(nullptr); }
+
+// Sets one field of `p` from `v`; the field name is known to be valid.
+Status read_field(Pin& p, const std::string& k, const json& v, bool* mode_only) {
+  if (k == "cid") {
+    auto c = cid_value(v, k);
+    if (!c) return c.status();
+    p.cid = *c;
+  } else if (k == "type") {
+    auto t = type_value(v);
+    if (!t) return t.status();
+    p.type = *t;
+  } else if (k == "name") {
+    auto s = string_value(v, k, kMaxNameBytes);
+    if (!s) return s.status();
+    p.name = std::move(*s);
+  } else if (k == "mode") {
+    auto s = string_value(v, k, kMaxStringBytes);
+    if (!s) return s.status();
+    auto m = parse_mode(*s);
+    if (!m) return field_error(k, m.status().message());
+    p.mode = *m;
+  } else if (k == "replication_factor_min" || k == "replication_factor_max") {
+    auto n = int32_value(v, k);
+    if (!n) return n.status();
+    (k == "replication_factor_min" ? p.replication_factor_min : p.replication_factor_max) = *n;
+  } else if (k == "max_depth") {
+    auto n = int32_value(v, k);
+    if (!n) return n.status();
+    p.max_depth = *n;
+    *mode_only = false;
+  } else if (k == "allocations" || k == "user_allocations") {
+    auto l = strings_value(v, k, kMaxPeers);
+    if (!l) return l.status();
+    (k == "allocations" ? p.allocations : p.user_allocations) = std::move(*l);
+  } else if (k == "origins") {
+    auto l = strings_value(v, k, kMaxOrigins);
+    if (!l) return l.status();
+    p.origins = std::move(*l);
+  } else if (k == "metadata") {
+    auto m = metadata_value(v);
+    if (!m) return m.status();
+    p.metadata = std::move(*m);
+  } else if (k == "pin_update" || k == "reference") {
+    auto c = opt_cid_value(v, k);
+    if (!c) return c.status();
+    (k == "pin_update" ? p.pin_update : p.reference) = *c;
+  } else if (k == "expire_at" || k == "timestamp") {
+    auto t = time_value(v, k);
+    if (!t) return t.status();
+    (k == "expire_at" ? p.expire_at : p.timestamp) = *t;
+  } else if (k == "shard_size") {
+    if (!v.is_number_integer() || v.get<int64_t>() != 0)
+      return field_error(k, "must be 0: Trellis does not shard pins");
+  } else {
+    return invalid("pin field \"" + k + "\" is unknown");
+  }
+  return Status::ok();
 }
 
 }  // namespace
 
-json pin_to_json(const Pin& p) {
-  json metadata = json::object();
-  for (const auto& [k, v] : p.metadata) metadata[k] = v;
-  return json{{"replication_factor_min", p.replication_factor_min},
-              {"replication_factor_max", p.replication_factor_max},
-              {"name", p.name},
-              {"mode", mode_name(p.mode)},
-              {"shard_size", 0},
-              {"user_allocations", strings_or_null(p.user_allocations)},
-              {"expire_at", format_rfc3339(p.expire_at)},
-              {"metadata", metadata},
-              {"pin_update", p.pin_update ? json(p.pin_update->to_string()) : json(nullptr)},
-              {"origins", strings_or_null(p.origins)},
-              {"cid", p.cid.to_string()},
-              {"type", type_name(p.type)},
-              {"allocations", json(p.allocations)},
-              {"max_depth", p.max_depth},
-              {"reference", p.reference ? json(p.reference->to_string()) : json(nullptr)},
-              {"timestamp", format_rfc3339(p.timestamp)}};
+nlohmann::json pin_to_json(const Pin& p) {
+  json j = json::object();
+  j["replication_factor_min"] = p.replication_factor_min;
+  j["replication_factor_max"] = p.replication_factor_max;
+  j["name"] = p.name;
+  j["mode"] = mode_name(p.mode);
+  j["shard_size"] = 0;
+  j["user_allocations"] = p.user_allocations;
+  j["expire_at"] = format_rfc3339(p.expire_at);
+  j["metadata"] = p.metadata;
+  j["pin_update"] = opt_cid_json(p.pin_update);
+  j["origins"] = p.origins;
+  j["cid"] = p.cid.to_string();
+  j["type"] = type_name(p.type);
+  j["allocations"] = p.allocations;
+  j["max_depth"] = p.max_depth;
+  j["reference"] = opt_cid_json(p.reference);
+  j["timestamp"] = format_rfc3339(p.timestamp);
+  return j;
+}
+
+Result<Pin> pin_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return invalid("a pin must be a JSON object");
+  if (!j.contains("cid")) return invalid("pin field \"cid\" is missing");
+  Pin p;
+  bool mode_only = true;  // max_depth absent: derive it from mode
+  for (const auto& [k, v] : j.items()) TRELLIS_TRY(read_field(p, k, v, &mode_only));
+  if (mode_only) p.max_depth = p.mode == Mode::direct ? 0 : -1;
+  TRELLIS_TRY(validate(p));
+  return p;
 }
 
 }  // namespace trellis::pinning

@@ -1,33 +1,63 @@
 #include "pinning/rfc3339.h"
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 
 namespace trellis::pinning {
 
 namespace {
 
-constexpr int64_t kSecond = 1'000'000'000;
+constexpr int64_t kNanos = 1'000'000'000;
 
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back.
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
 }
 
-bool digits(std::string_view s, size_t at, size_t n, int& out) {
-  if (at + n > s.size()) return false;
-  out = 0;
-  for (size_t i = at; i < at + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
+void civil_from_days(int64_t z, int64_t* y, int64_t* m, int64_t* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp + (mp < 10 ? 3 : -9);
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int64_t days_in_month(int64_t y, int64_t m) {
+  static constexpr std::array<int64_t, 12> kDays = {31, 28, 31, 30, 31, 30,
+                                                    31, 31, 30, 31, 30, 31};
+  return m == 2 && leap(y) ? 29 : kDays[static_cast<size_t>(m - 1)];
+}
+
+// Reads `n` decimal digits at `pos`, advancing it; -1 when they are not there.
+int64_t digits(std::string_view s, size_t* pos, size_t n) {
+  if (*pos + n > s.size()) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char c = s[*pos + i];
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
   }
+  *pos += n;
+  return v;
+}
+
+bool expect(std::string_view s, size_t* pos, char c) {
+  if (*pos >= s.size() || (s[*pos] != c && !(c == 'T' && s[*pos] == 't'))) return false;
+  ++*pos;
   return true;
 }
 
@@ -39,73 +69,86 @@ int64_t unix_now_ns() {
       .count();
 }
 
-std::string format_rfc3339(int64_t unix_ns) {
-  if (unix_ns == 0) return std::string(kZeroTime);
-  std::time_t secs = static_cast<std::time_t>(unix_ns / kSecond);
-  int64_t frac = unix_ns % kSecond;
-  if (frac < 0) {
-    frac += kSecond;
-    --secs;
+std::string format_rfc3339(int64_t unix_nanos) {
+  if (unix_nanos == 0) return std::string(kZeroTime);
+  int64_t secs = unix_nanos / kNanos;
+  int64_t nanos = unix_nanos % kNanos;
+  if (nanos < 0) {
+    nanos += kNanos;
+    secs -= 1;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  if (frac > 0) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09lld", static_cast<long long>(frac));
-    std::string fs = f;
-    while (fs.back() == '0') fs.pop_back();
-    out += fs;
+  int64_t days = secs / 86400;
+  int64_t rest = secs % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    days -= 1;
+  }
+  int64_t y = 0, m = 0, d = 0;
+  civil_from_days(days, &y, &m, &d);
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
+                        static_cast<long long>(y), static_cast<long long>(m),
+                        static_cast<long long>(d), static_cast<long long>(rest / 3600),
+                        static_cast<long long>(rest / 60 % 60), static_cast<long long>(rest % 60));
+  std::string out(buf, static_cast<size_t>(n));
+  if (nanos != 0) {
+    std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(nanos));
+    std::string frac(buf);
+    while (frac.back() == '0') frac.pop_back();
+    out += frac;
   }
   return out + "Z";
 }
 
 Result<int64_t> parse_rfc3339(std::string_view s) {
   if (s == kZeroTime) return int64_t{0};
-  auto bad = [&] {
-    return invalid("\"" + std::string(s.substr(0, 64)) +
-                   "\" is not an RFC 3339 time such as 2030-01-02T15:04:05Z");
-  };
-  int y, mo, d, h, mi, sec;
-  if (s.size() < 20 || !digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec))
-    return bad();
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad();
-  size_t i = 19;
-  int64_t frac = 0;
-  if (i < s.size() && s[i] == '.') {
-    int64_t scale = kSecond;
-    size_t start = ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (scale > 1) {
-        scale /= 10;
-        frac += (s[i] - '0') * scale;
-      }
-      ++i;
+  const Status bad = invalid("\"" + std::string(s.substr(0, 64)) +
+                             "\" is not an RFC 3339 time like 2030-01-02T15:04:05Z");
+  size_t pos = 0;
+  const int64_t year = digits(s, &pos, 4);
+  if (year < 0 || !expect(s, &pos, '-')) return bad;
+  const int64_t month = digits(s, &pos, 2);
+  if (month < 1 || month > 12 || !expect(s, &pos, '-')) return bad;
+  const int64_t day = digits(s, &pos, 2);
+  if (day < 1 || day > days_in_month(year, month) || !expect(s, &pos, 'T')) return bad;
+  const int64_t hour = digits(s, &pos, 2);
+  if (hour < 0 || hour > 23 || !expect(s, &pos, ':')) return bad;
+  const int64_t minute = digits(s, &pos, 2);
+  if (minute < 0 || minute > 59 || !expect(s, &pos, ':')) return bad;
+  const int64_t second = digits(s, &pos, 2);
+  if (second < 0 || second > 59) return bad;
+  int64_t nanos = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    int64_t scale = kNanos;
+    size_t n = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (++n > 9) return bad;
+      scale /= 10;
+      nanos += (s[pos++] - '0') * scale;
     }
-    if (i == start) return bad();
+    if (n == 0) return bad;
   }
   int64_t offset = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh, om;
-    if (!digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' ||
-        !digits(s, i + 4, 2, om) || oh > 23 || om > 59)
-      return bad();
-    offset = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    i += 6;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    const int64_t sign = s[pos++] == '-' ? -1 : 1;
+    const int64_t oh = digits(s, &pos, 2);
+    if (oh < 0 || oh > 23 || !expect(s, &pos, ':')) return bad;
+    const int64_t om = digits(s, &pos, 2);
+    if (om < 0 || om > 59) return bad;
+    offset = sign * (oh * 3600 + om * 60);
   } else {
-    return bad();
+    return bad;
   }
-  if (i != s.size()) return bad();
-  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
-  if (secs < -(int64_t{1} << 33) || secs > (int64_t{1} << 33)) return bad();
-  return secs * kSecond + frac;
+  if (pos != s.size()) return bad;
+  const int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                       second - offset;
+  int64_t out = 0;
+  if (__builtin_mul_overflow(secs, kNanos, &out) || __builtin_add_overflow(out, nanos, &out))
+    return invalid("\"" + std::string(s) + "\" is outside the years 1678 to 2262");
+  return out;
 }
 
 Result<int64_t> parse_duration(std::string_view text) {

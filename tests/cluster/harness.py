@@ -114,10 +114,9 @@ class Cluster:
             path = os.path.join(d, "config.json")
             with open(path) as f:
                 cfg = json.load(f)
-            secret = cfg["secret"]
-            cfg["restapi"]["listen"] = ""  # these tests drive the control socket
-            cfg["pinsvcapi"]["listen"] = ""
-            cfg["metrics_listen"] = ""
+            secret = cfg["cluster"]["secret"]
+            # These tests drive the control socket: no HTTP listeners.
+            cfg["restapi"]["listen"] = cfg["pinsvcapi"]["listen"] = cfg["metrics"]["listen"] = ""
             with open(path, "w") as f:
                 json.dump(cfg, f, indent=2)
             p = Peer(self, i, d, host, port, netns[i] if netns else None)

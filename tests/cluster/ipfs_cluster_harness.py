@@ -222,7 +222,8 @@ class PinPeer(harness.Peer):
 class PinningSetup:
     """n trellisd peers (peer i talks to js-ipfs daemon i) with one secret;
     peer 0 is everyone's bootstrap peer. `config` holds extra config.json
-    fields written into every peer's config after `trellisd init`."""
+    fields by section ({"pinning": {"repin_after_ms": 3000}}), written into
+    every peer's config after `trellisd init`."""
 
     def __init__(self, binary, n=3, config=None, rebroadcast_ms=2000, name="setup"):
         self.binary = binary
@@ -244,13 +245,14 @@ class PinningSetup:
             path = os.path.join(d, "config.json")
             with open(path) as f:
                 cfg = json.load(f)
-            secret = cfg["secret"]
+            secret = cfg["cluster"]["secret"]
             rest_port, pinsvc_port = harness.free_port(), harness.free_port()
+            metrics_port = harness.free_port()
             cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % rest_port
             cfg["pinsvcapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % pinsvc_port
-            metrics_port = harness.free_port()
-            cfg["metrics_listen"] = "/ip4/127.0.0.1/tcp/%d" % metrics_port
-            cfg.update(config or {})
+            cfg["metrics"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % metrics_port
+            for section, fields in (config or {}).items():
+                cfg[section].update(fields)
             with open(path, "w") as f:
                 json.dump(cfg, f, indent=2)
             p = PinPeer(self, i, d, "127.0.0.1", port)

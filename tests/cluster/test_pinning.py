@@ -36,7 +36,7 @@ METRICS_TTL_FIELD = "metrics_ttl_ms"  # how long a peer's metrics stay valid
 REPIN_AFTER_FIELD = "repin_after_ms"  # down-time before its pins are re-allocated
 METRICS_TTL_MS = 1000
 REPIN_AFTER_MS = 3000
-AGENT_CONFIG = {METRICS_TTL_FIELD: METRICS_TTL_MS, REPIN_AFTER_FIELD: REPIN_AFTER_MS}
+AGENT_CONFIG = {"pinning": {METRICS_TTL_FIELD: METRICS_TTL_MS, REPIN_AFTER_FIELD: REPIN_AFTER_MS}}
 
 EXPIRE_IN_S = 6          # expire-in=6s
 EXPIRY_GRACE_S = 30      # removal must happen within expiry + this

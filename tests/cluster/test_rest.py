@@ -43,7 +43,7 @@ import traceback
 
 from ipfs_cluster_harness import POOL, PinningSetup, jsipfs_problem, log, wait
 
-CONFIG = {"metrics_ttl_ms": 1000}
+CONFIG = {"pinning": {"metrics_ttl_ms": 1000}}
 
 
 class Reply:

@@ -2,19 +2,16 @@
 // the IPFS Cluster rules prepare() applies to a pin request.
 #include <doctest/doctest.h>
 
+#include "content.h"
 #include "pinning/pin.h"
 
 using namespace trellis;
 using namespace trellis::pinning;
+using testing::content;
 
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000'000'000'000;
-
-Cid content(const char* s) {
-  std::string_view v(s);
-  return Cid::sha256(kCodecRaw, ByteView(reinterpret_cast<const uint8_t*>(v.data()), v.size()));
-}
 
 Pin full_pin() {
   Pin p;
