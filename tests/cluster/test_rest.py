@@ -21,6 +21,7 @@ Cases:
           memory stays bounded), a 100 MB body (413 unread), headers trickled
           a byte at a time (cut off at read_header_timeout) while the API keeps
           answering.
+  cli     the `trellis` CLI (tests/cluster/test_cli.py) against one peer.
   auth    a peer with basic_auth_credentials: 401 without or with wrong
           credentials (with IPFS Cluster's WWW-Authenticate headers), Basic
           works, POST /token gives a JWT that works as a Bearer token, a
@@ -391,7 +392,23 @@ def case_limits(binary):
         log("limits: ok")
 
 
-CASES = {"routes": case_routes, "auth": case_auth, "clients": case_clients,
+def case_cli(binary):
+    """tests/cluster/test_cli.py (every `trellis` command, exit codes,
+    failover, streams) against one peer with its js-ipfs daemon."""
+    cli = os.environ.get("TRELLIS_CLI") or os.path.join(
+        os.path.dirname(os.path.dirname(binary)), "tools", "cli", "trellis")
+    with PinningSetup(binary, 1, config=CONFIG, name="rest-cli") as s:
+        s.start()
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_cli.py")
+        r = subprocess.run([sys.executable, script, cli, s.peers[0].rest, "--ipfs-api",
+                            "http://%s" % s.ipfs[0].api], capture_output=True, text=True,
+                           timeout=240)
+        print(r.stdout[-4000:], r.stderr[-2000:])
+        assert r.returncode == 0, "test_cli.py failed"
+        log("cli: ok")
+
+
+CASES = {"cli": case_cli, "routes": case_routes, "auth": case_auth, "clients": case_clients,
          "limits": case_limits}
 
 

@@ -78,11 +78,16 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
     std::string unit;
     while (p < end && std::isalpha(static_cast<unsigned char>(*p))) unit += *p++;
     double scale = 0;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s" || (unit.empty() && p == end && total_ms == 0)) scale = 1000;
-    else if (unit == "m") scale = 60'000;
-    else if (unit == "h") scale = 3'600'000;
-    else return bad();
+    if (unit == "ms")
+      scale = 1;
+    else if (unit == "s" || (unit.empty() && p == end && total_ms == 0))
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60'000;
+    else if (unit == "h")
+      scale = 3'600'000;
+    else
+      return bad();
     total_ms += n * scale;
   }
   if (total_ms > 1e12) return bad();  // ~30 years: surely a typo

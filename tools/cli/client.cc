@@ -1,6 +1,4 @@
 // Beast-heavy: the only file of the CLI that includes Asio and Beast.
-#include <utility>  // before Asio: see TOOLCHAIN.md
-
 #include "tools/cli/client.h"
 
 #include <sodium.h>
@@ -10,6 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
+#include <utility>  // before Asio: see TOOLCHAIN.md
 
 #include "tools/cli/cli.h"
 
@@ -75,7 +75,9 @@ class Exchange {
 
     http::response_parser<http::string_body> p;
     p.header_limit(kMaxHeaderBytes);
-    p.body_limit(boost::none);  // chunked: capped below, per line or buffer
+    // Chunked bodies are capped below, per line or buffer. (Not boost::none:
+    // Beast 1.74 compares a content length against it as "greater than none".)
+    p.body_limit(std::numeric_limits<std::uint64_t>::max());
     bool to_sink = false;
     std::string pending, capped;
     bool too_big = false;
@@ -122,12 +124,15 @@ class Exchange {
       if (too_big || ec == http::error::body_limit)
         fail(kApiError, "the response from " + host_.text + " exceeds the CLI's size caps");
       if (ec)
-        fail(kUnreachable, "the connection to " + host_.text + " broke mid-response: " + describe(ec));
+        fail(kUnreachable,
+             "the connection to " + host_.text + " broke mid-response: " + describe(ec));
       if (to_sink) deliver(false);
     }
     if (p.chunked()) {
-      if (to_sink) deliver(true);
-      else res.body = std::move(capped);
+      if (to_sink)
+        deliver(true);
+      else
+        res.body = std::move(capped);
     } else if (to_sink) {
       pending = std::move(p.get().body());
       deliver(true);
@@ -135,8 +140,11 @@ class Exchange {
       res.body = std::move(p.get().body());
     }
     // Beast merges the chunked trailer's fields into the message's fields.
-    auto it = p.get().find("X-Stream-Error");
-    if (it != p.get().end()) res.stream_error = std::string(it->value());
+    // IPFS Cluster sends an empty X-Stream-Error, then one per error.
+    for (auto [it, end] = p.get().equal_range("X-Stream-Error"); it != end; ++it) {
+      if (it->value().empty()) continue;
+      res.stream_error += (res.stream_error.empty() ? "" : "; ") + std::string(it->value());
+    }
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return {std::move(res), "", false};
@@ -168,8 +176,8 @@ Host parse_host(const std::string& text) {
   Host h;
   h.text = text;
   auto bad = [&](const std::string& why) -> Host {
-    fail(kUsage, "--host " + text + ": " + why +
-                     " (expected http://HOST:PORT or /ip4/HOST/tcp/PORT)");
+    fail(kUsage,
+         "--host " + text + ": " + why + " (expected http://HOST:PORT or /ip4/HOST/tcp/PORT)");
   };
   if (text.starts_with("/")) {  // multiaddr
     std::vector<std::string> parts;
@@ -191,8 +199,10 @@ Host parse_host(const std::string& text) {
   }
   std::string rest = text;
   if (rest.starts_with("https://")) return bad("https is not supported by this build");
-  if (rest.starts_with("http://")) rest = rest.substr(7);
-  else if (rest.find("://") != std::string::npos) return bad("unsupported scheme");
+  if (rest.starts_with("http://"))
+    rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos)
+    return bad("unsupported scheme");
   size_t slash = rest.find('/');
   if (slash != std::string::npos) {
     h.prefix = rest.substr(slash);

@@ -50,8 +50,7 @@ class Client {
 
   // Sends METHOD prefix+target. With a sink, a 2xx body is delivered line by
   // line (and Response::body stays empty); error bodies are always buffered.
-  Response request(const std::string& method, const std::string& target,
-                   const LineSink& sink = {});
+  Response request(const std::string& method, const std::string& target, const LineSink& sink = {});
 
   const Host& current() const { return hosts_[current_]; }
 

@@ -40,18 +40,22 @@ void emit(const std::string& text) {
   std::cout.flush();
 }
 
-std::string pin_path(const std::string& cid) { return "/pins/" + url_encode(cid); }
+std::string pin_path(const std::string& cid) {
+  return "/pins/" + url_encode(cid);
+}
 
 }  // namespace
 
-json call_json(Context& cx, const std::string& method, const std::string& target, std::string* raw) {
+json call_json(Context& cx, const std::string& method, const std::string& target,
+               std::string* raw) {
   Response r = cx.client.request(method, target);
   if (r.status / 100 != 2) api_error(r);
   if (raw) *raw = r.body;
   return parse(r.body);
 }
 
-void call_list(Context& cx, const std::string& method, const std::string& target, const ItemFn& fn) {
+void call_list(Context& cx, const std::string& method, const std::string& target,
+               const ItemFn& fn) {
   LineSink sink = [&](std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
     fn(parse(line), line);
@@ -94,7 +98,6 @@ int cmd_peers_ls(Context& cx) {
 }
 
 int cmd_peers_rm(Context& cx) {
-  std::string raw;
   Response r = cx.client.request("DELETE", "/peers/" + url_encode(cx.args.positional.at(0)));
   if (r.status / 100 != 2) api_error(r);
   if (cx.json_output && !r.body.empty()) print_line(r.body);
@@ -177,8 +180,10 @@ static void each(const json& list, const std::function<void(const json&)>& fn) {
 int cmd_health_metrics(Context& cx) {
   if (cx.args.positional.empty()) {
     each(call_json(cx, "GET", "/monitor/metrics"), [&](const json& name) {
-      if (cx.json_output) print_line(name.dump());
-      else emit((name.is_string() ? name.get<std::string>() : name.dump()) + "\n");
+      if (cx.json_output)
+        print_line(name.dump());
+      else
+        emit((name.is_string() ? name.get<std::string>() : name.dump()) + "\n");
     });
     return kOk;
   }

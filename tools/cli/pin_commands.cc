@@ -18,7 +18,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
 
-std::string pin_path(const std::string& cid) { return "/pins/" + url_encode(cid); }
+std::string pin_path(const std::string& cid) {
+  return "/pins/" + url_encode(cid);
+}
 
 // The pin options of add/update as IPFS Cluster's query parameters.
 Query pin_query(const Parsed& a) {
@@ -47,7 +49,8 @@ Query pin_query(const Parsed& a) {
   }
   for (const auto& kv : a.all("metadata")) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) fail(kUsage, "--metadata: expected KEY=VALUE, got \"" + kv + "\"");
+    if (eq == std::string::npos || eq == 0)
+      fail(kUsage, "--metadata: expected KEY=VALUE, got \"" + kv + "\"");
     q.add("meta-" + kv.substr(0, eq), kv.substr(eq + 1));
   }
   if (auto mode = a.get("mode")) {
@@ -74,8 +77,10 @@ class Progress {
   void show(const std::string& line) {
     if (!enabled_ || line == last_) return;
     last_ = line;
-    if (tty_) std::fprintf(out_, "\r%s\x1b[K", line.c_str());
-    else std::fprintf(out_, "%s\n", line.c_str());
+    if (tty_)
+      std::fprintf(out_, "\r%s\x1b[K", line.c_str());
+    else
+      std::fprintf(out_, "%s\n", line.c_str());
     std::fflush(out_);
   }
   void finish() {
@@ -114,7 +119,7 @@ std::string describe_wait(std::chrono::milliseconds d) {
 
 struct Tally {
   size_t done = 0, total = 0;
-  std::string others;  // "pinning on a, b; pin_queued on c"
+  std::string others;   // "pinning on a, b; pin_queued on c"
   std::string failure;  // first error, "" if none
 };
 
@@ -128,8 +133,7 @@ json poll(Context& cx, const std::string& cid, std::chrono::milliseconds timeout
     json gpi = call_json(cx, "GET", pin_path(cid));
     Tally t = check(gpi);
     std::string line = verb + " " + cid + ": " + std::to_string(t.done) + "/" +
-                       std::to_string(t.total) + " " +
-                       (verb == "pinning" ? "pinned" : "unpinned") +
+                       std::to_string(t.total) + " " + (verb == "pinning" ? "pinned" : "unpinned") +
                        (t.others.empty() ? "" : " (" + t.others + ")");
     progress.show(line);
     if (!t.failure.empty()) {
@@ -150,8 +154,8 @@ json poll(Context& cx, const std::string& cid, std::chrono::milliseconds timeout
 json wait_pinned(Context& cx, const std::string& cid, const std::vector<std::string>& allocs0,
                  std::chrono::milliseconds timeout) {
   return poll(cx, cid, timeout, "pinning", [&](const json& gpi) {
-    const json peers = gpi.contains("peer_map") && gpi["peer_map"].is_object() ? gpi["peer_map"]
-                                                                              : json::object();
+    const json peers =
+        gpi.contains("peer_map") && gpi["peer_map"].is_object() ? gpi["peer_map"] : json::object();
     std::vector<std::string> allocs = string_list(gpi, "allocations");
     if (allocs.empty()) allocs = allocs0;
     if (allocs.empty())
@@ -190,7 +194,8 @@ json wait_unpinned(Context& cx, const std::string& cid, std::chrono::millisecond
       std::string s = info.value("status", "");
       if (s == "unpin_error" && t.failure.empty()) {
         std::string err = info.value("error", "");
-        t.failure = peer_label(peers, pid) + " reports unpin_error" + (err.empty() ? "" : ": " + err);
+        t.failure =
+            peer_label(peers, pid) + " reports unpin_error" + (err.empty() ? "" : ": " + err);
       }
       if (s == "pinned" || s == "unpinning" || s == "unpin_queued" || s == "unpin_error") {
         auto& names = by_status[s];
@@ -213,8 +218,10 @@ std::chrono::milliseconds wait_timeout(const Parsed& a) {
 }
 
 void show_status(Context& cx, const json& gpi) {
-  if (cx.json_output) print_line(gpi.dump());
-  else std::cout << format_status(gpi) << std::flush;
+  if (cx.json_output)
+    print_line(gpi.dump());
+  else
+    std::cout << format_status(gpi) << std::flush;
 }
 
 int pin_and_wait(Context& cx, const std::string& cid, Query q) {
@@ -223,7 +230,8 @@ int pin_and_wait(Context& cx, const std::string& cid, Query q) {
   json pin = call_json(cx, "POST", pin_path(cid) + q.str(), &raw);
   cx.json_output ? print_line(raw) : void(std::cout << format_pin(pin) << std::flush);
   if (cx.args.has("wait"))
-    show_status(cx, wait_pinned(cx, pin.value("cid", cid), string_list(pin, "allocations"), timeout));
+    show_status(cx,
+                wait_pinned(cx, pin.value("cid", cid), string_list(pin, "allocations"), timeout));
   return kOk;
 }
 
@@ -244,7 +252,9 @@ int cmd_pin_rm(Context& cx) {
   const std::string& cid = cx.args.positional.at(0);
   std::string raw;
   json pin = call_json(cx, "DELETE", pin_path(cid), &raw);
-  cx.json_output ? print_line(raw) : void(std::cout << "unpinning " << pin.value("cid", cid) << "\n" << std::flush);
+  cx.json_output ? print_line(raw)
+                 : void(std::cout << "unpinning " << pin.value("cid", cid) << "\n"
+                                  << std::flush);
   if (cx.args.has("wait")) show_status(cx, wait_unpinned(cx, pin.value("cid", cid), timeout));
   return kOk;
 }

@@ -46,6 +46,10 @@ std::string unix_nano(const json& v) {
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
@@ -62,7 +66,8 @@ std::string short_id(const std::string& id) {
 std::string format_id(const json& id) {
   std::ostringstream o;
   auto peers = strings(id, "cluster_peers");
-  size_t others = peers.size() - static_cast<size_t>(std::count(peers.begin(), peers.end(), str(id, "id")));
+  size_t others =
+      peers.size() - static_cast<size_t>(std::count(peers.begin(), peers.end(), str(id, "id")));
   o << str(id, "id") << " | " << str(id, "peername") << " | Sees " << others << " other peers\n";
   if (auto err = str(id, "error"); !err.empty()) o << "  > Error: " << err << "\n";
   auto addrs = strings(id, "addresses");
@@ -83,8 +88,10 @@ std::string format_pin(const json& pin) {
   o << str(pin, "cid") << " | " << str(pin, "name") << " | " << upper(str(pin, "type"));
   int min = pin.value("replication_factor_min", 0), max = pin.value("replication_factor_max", 0);
   o << " | Repl. Factor: ";
-  if (min == -1 || max == -1) o << "-1";
-  else o << min << "--" << max;
+  if (min == -1 || max == -1)
+    o << "-1";
+  else
+    o << min << "--" << max;
   auto allocs = strings(pin, "allocations");
   o << " | Allocations: ";
   if (allocs.empty()) {
@@ -99,7 +106,8 @@ std::string format_pin(const json& pin) {
   const json meta = pin.is_object() && pin.contains("metadata") ? pin["metadata"] : json();
   if (meta.is_object() && !meta.empty()) {
     o << " | Metadata:";
-    for (const auto& [k, v] : meta.items()) o << " " << k << "=" << (v.is_string() ? v.get<std::string>() : v.dump());
+    for (const auto& [k, v] : meta.items())
+      o << " " << k << "=" << (v.is_string() ? v.get<std::string>() : v.dump());
   } else {
     o << " | Metadata: no";
   }
@@ -142,8 +150,8 @@ std::string format_metric(const json& m) {
 
 std::string format_alert(const json& a) {
   std::ostringstream o;
-  o << str(a, "peer") << ": " << str(a, "name") << " alert. Expired at: "
-    << unix_nano(a.is_object() ? a.value("expire", json()) : json())
+  o << str(a, "peer") << ": " << str(a, "name")
+    << " alert. Expired at: " << unix_nano(a.is_object() ? a.value("expire", json()) : json())
     << ". Triggered at: " << str(a, "triggered_at") << "\n";
   return o.str();
 }
@@ -177,23 +185,28 @@ std::string format_dot(const json& g) {
   }
   for (const auto& [pid, _] : cluster_nodes) {
     std::string name = str(names, pid.c_str());
-    o << "  " << quote("C-" + pid) << " [shape=box, label=" << quote((name.empty() ? "" : name + "\\n") + short_id(pid))
+    o << "  " << quote("C-" + pid)
+      << " [shape=box, label=" << quote((name.empty() ? "" : name + "\n") + short_id(pid))
       << (pid == self ? ", style=filled, fillcolor=\"#c6e2ff\"" : "") << "];\n";
   }
   for (const auto& [pid, _] : ipfs_nodes)
-    o << "  " << quote("I-" + pid) << " [shape=ellipse, label=" << quote("IPFS\\n" + short_id(pid)) << "];\n";
+    o << "  " << quote("I-" + pid) << " [shape=ellipse, label=" << quote("IPFS\n" + short_id(pid))
+      << "];\n";
   for (const auto& [pid, peers] : links.items())
     if (peers.is_array())
       for (const auto& p : peers)
-        if (p.is_string()) o << "  " << quote("C-" + pid) << " -> " << quote("C-" + p.get<std::string>()) << ";\n";
+        if (p.is_string())
+          o << "  " << quote("C-" + pid) << " -> " << quote("C-" + p.get<std::string>()) << ";\n";
   for (const auto& [pid, ipfs] : to_ipfs.items())
     if (ipfs.is_string())
-      o << "  " << quote("C-" + pid) << " -> " << quote("I-" + ipfs.get<std::string>()) << " [style=dotted];\n";
+      o << "  " << quote("C-" + pid) << " -> " << quote("I-" + ipfs.get<std::string>())
+        << " [style=dotted];\n";
   for (const auto& [pid, peers] : ipfs_links.items())
     if (peers.is_array())
       for (const auto& p : peers)
         if (p.is_string())
-          o << "  " << quote("I-" + pid) << " -> " << quote("I-" + p.get<std::string>()) << " [style=dashed];\n";
+          o << "  " << quote("I-" + pid) << " -> " << quote("I-" + p.get<std::string>())
+            << " [style=dashed];\n";
   o << "}\n";
   return o.str();
 }
