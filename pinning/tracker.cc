@@ -165,6 +165,9 @@ awaitable<void> Tracker::execute(Op op) {
   }
   running_.erase(op.id);
   queue_.finish(op.id, st, Clock::now());
+  // What IPFS pins just changed: a cached listing would now report this
+  // CID as unexpectedly unpinned (or still pinned) to ipfs_lists() callers.
+  lists_.reset();
   kick();
 }
 

@@ -90,7 +90,8 @@ class Tracker {
 
   net::awaitable<PinInfo> status(Cid cid);
   // What IPFS pins, for computing many statuses with status_in(): one
-  // pin/ls, reused for calls within `max_age` (8 bytes per IPFS pin).
+  // pin/ls, reused for calls within `max_age` until an operation finishes
+  // (8 bytes per IPFS pin).
   struct Lists;
   net::awaitable<std::shared_ptr<const Lists>> ipfs_lists(std::chrono::milliseconds max_age);
   PinInfo status_in(const Pin& pin, const Lists& lists) const;
