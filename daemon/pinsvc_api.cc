@@ -205,11 +205,6 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
     co_return co_await fail(r, 503, "pinning is off on this peer: set the IPFS API address in its config");
   if (req.path == "/pins" && req.method == "GET") co_return co_await list(req, r);
 
-  json delegates = json::array();
-  if (auto* ipfs = service_.ipfs()) {
-    auto id = co_await ipfs->id();
-    if (id) delegates = id->addresses;
-  }
   if (req.path == "/pins" && req.method == "POST") {
     auto p = pin_of_body(req.body);
     if (!p) co_return co_await fail(r, 400, p.status().message());
@@ -218,6 +213,7 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
     if (!added) co_return co_await fail(r, http_status(added.status()), added.status().message());
     auto g = co_await cid_status(service_, cid, true);
     if (!g) co_return co_await fail(r, 500, g.status().message());
+    json delegates = co_await ipfs_addresses();
     co_return co_await r.json(202, pin_status(*g, delegates).dump());
   }
   const std::string prefix = "/pins/";
@@ -232,6 +228,7 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
   if (req.method == "GET") {
     auto g = co_await cid_status(service_, *id, false);
     if (!g) co_return co_await fail(r, 500, g.status().message());
+    json delegates = co_await ipfs_addresses();
     co_return co_await r.json(200, pin_status(*g, delegates).dump());
   }
   if (req.method == "DELETE") {
@@ -253,9 +250,19 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
     }
     auto g = co_await cid_status(service_, cid, true);
     if (!g) co_return co_await fail(r, 500, g.status().message());
+    json delegates = co_await ipfs_addresses();
     co_return co_await r.json(202, pin_status(*g, delegates).dump());
   }
   co_await fail(r, 405, "method " + req.method + " is not allowed on " + req.path);
+}
+
+// The delegates of a PinStatus: this peer's IPFS addresses ([] when IPFS
+// does not answer). Asked only when a PinStatus is sent.
+net::awaitable<json> PinSvcApi::ipfs_addresses() {
+  json out = json::array();
+  if (auto* ipfs = service_.ipfs())
+    if (auto id = co_await ipfs->id()) out = id->addresses;
+  co_return out;
 }
 
 // GET /pins: every pin that passes the filters is counted; the newest
@@ -264,8 +271,7 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
 net::awaitable<void> PinSvcApi::list(http::Request& req, http::Responder& r) {
   auto q = parse_query(req);
   if (!q) co_return co_await fail(r, 400, q.status().message());
-  json delegates = json::array();
-  if (auto id = co_await service_.ipfs()->id()) delegates = id->addresses;
+  json delegates = co_await ipfs_addresses();
   using Entry = std::pair<int64_t, json>;  // created, PinStatus
   auto newer = [](const Entry& a, const Entry& b) { return a.first > b.first; };
   std::priority_queue<Entry, std::vector<Entry>, decltype(newer)> top(newer);

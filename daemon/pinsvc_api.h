@@ -4,6 +4,8 @@
 // is its CID, as in IPFS Cluster. Routes and formats: docs/rest-api.md.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/http_api.h"
 
 namespace trellis {
@@ -17,6 +19,7 @@ class PinSvcApi : public HttpApi {
  private:
   net::awaitable<void> handle(http::Request& req, http::Responder& r) override;
   net::awaitable<void> list(http::Request& req, http::Responder& r);
+  net::awaitable<nlohmann::json> ipfs_addresses();
 };
 
 }  // namespace trellis
