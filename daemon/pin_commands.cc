@@ -86,20 +86,20 @@ json info_json(const PinInfo& i) {
 
 }  // namespace
 
-Result<Pin> Service::add_pin(Pin req) {
-  if (!tracker_) return invalid("pinning is off on this peer: set the IPFS API address in its config");
+net::awaitable<Result<Pin>> Service::add_pin(Pin req) {
+  if (!tracker_) co_return invalid("pinning is off on this peer: set the IPFS API address in its config");
   auto existing = pins_->get(req.cid);
-  if (!existing) return existing.status();
+  if (!existing) co_return existing.status();
   std::optional<Pin> update_from;
   if (req.pin_update) {
     auto from = pins_->get(*req.pin_update);
-    if (!from) return from.status();
+    if (!from) co_return from.status();
     update_from = *from;
   }
   PinDefaults defaults{static_cast<int32_t>(config_.replication_factor_min),
                        static_cast<int32_t>(config_.replication_factor_max)};
   auto p = prepare(std::move(req), *existing, update_from, defaults, unix_now_ns());
-  if (!p) return p.status();
+  if (!p) co_return p.status();
   if (!p->pin_update && !p->everywhere()) {
     // Live peers (this one included) with fresh metrics are the candidates.
     auto candidates = agent_->candidates();
@@ -107,38 +107,39 @@ Result<Pin> Service::add_pin(Pin req) {
                          p->user_allocations, *existing ? (*existing)->allocations
                                                         : std::vector<std::string>{}};
     auto chosen = allocate(ar, candidates, agent_->allocator());
-    if (!chosen) return chosen.status();
+    if (!chosen) co_return chosen.status();
     p->allocations = std::move(*chosen);
   }
-  auto put = replica_->put(pin_key(p->cid), encode_pin(*p));
-  if (!put) return put.status();
-  replicator_->announce();
-  return *p;
+  std::string key = pin_key(p->cid);
+  Bytes value = encode_pin(*p);
+  Status put = co_await writer_->put(std::move(key), std::move(value));
+  if (!put) co_return put;
+  co_return *p;
 }
 
-Result<Pin> Service::remove_pin(const Cid& cid) {
-  if (!tracker_) return invalid("pinning is off on this peer: set the IPFS API address in its config");
+net::awaitable<Result<Pin>> Service::remove_pin(Cid cid) {
+  if (!tracker_) co_return invalid("pinning is off on this peer: set the IPFS API address in its config");
   auto existing = pins_->get(cid);
-  if (!existing) return existing.status();
-  if (!*existing) return Status(Code::not_found, "pin is not part of the pinset");
-  auto removed = replica_->remove(pin_key(cid));
-  if (!removed) return removed.status();
-  replicator_->announce();
-  return **existing;
+  if (!existing) co_return existing.status();
+  if (!*existing) co_return Status(Code::not_found, "pin is not part of the pinset");
+  std::string key = pin_key(cid);
+  Status removed = co_await writer_->remove(std::move(key));
+  if (!removed) co_return removed;
+  co_return **existing;
 }
 
-std::string Service::pin(const std::vector<std::string>& w) {
-  if (w.size() < 2) return error_reply(kPinUsage);
+net::awaitable<std::string> Service::pin(std::vector<std::string> w) {
+  if (w.size() < 2) co_return error_reply(kPinUsage);
   auto cid = Cid::parse(w[1]);
-  if (!cid) return error_reply("pin: " + cid.status().message());
+  if (!cid) co_return error_reply("pin: " + cid.status().message());
   Pin req;
   req.cid = *cid;
-  if (Status st = parse_pin_request(w, req); !st) return error_reply(st.message());
-  auto p = add_pin(std::move(req));
-  if (!p) return error_reply(p.status().message());
+  if (Status st = parse_pin_request(w, req); !st) co_return error_reply(st.message());
+  auto p = co_await add_pin(std::move(req));
+  if (!p) co_return error_reply(p.status().message());
   json allocations = json::array();
   for (const auto& a : p->allocations) allocations.push_back(a);
-  return json{{"ok", true},
+  co_return json{{"ok", true},
               {"cid", p->cid.to_string()},
               {"replication_factor_min", p->replication_factor_min},
               {"replication_factor_max", p->replication_factor_max},
@@ -146,22 +147,22 @@ std::string Service::pin(const std::vector<std::string>& w) {
       .dump();
 }
 
-std::string Service::unpin(const std::vector<std::string>& w) {
-  if (w.size() != 2) return error_reply("usage: unpin CID");
+net::awaitable<std::string> Service::unpin(std::vector<std::string> w) {
+  if (w.size() != 2) co_return error_reply("usage: unpin CID");
   auto cid = Cid::parse(w[1]);
-  if (!cid) return error_reply("unpin: " + cid.status().message());
-  auto removed = remove_pin(*cid);
+  if (!cid) co_return error_reply("unpin: " + cid.status().message());
+  auto removed = co_await remove_pin(*cid);
   if (!removed && removed.status().code() == Code::not_found)
-    return error_reply(cid->to_string() + " is not pinned in the cluster");
-  if (!removed) return error_reply(removed.status().to_string());
-  return json{{"ok", true}, {"cid", cid->to_string()}}.dump();
+    co_return error_reply(cid->to_string() + " is not pinned in the cluster");
+  if (!removed) co_return error_reply(removed.status().to_string());
+  co_return json{{"ok", true}, {"cid", cid->to_string()}}.dump();
 }
 
 net::awaitable<std::string> Service::pin_command(std::vector<std::string> w) {
   if (!tracker_)
     co_return error_reply("pinning is off on this peer: set ipfs.api in its config.json");
-  if (w[0] == "pin") co_return pin(w);
-  if (w[0] == "unpin") co_return unpin(w);
+  if (w[0] == "pin") co_return co_await pin(std::move(w));
+  if (w[0] == "unpin") co_return co_await unpin(std::move(w));
   std::optional<Cid> cid;
   if (w.size() == 2) {
     auto c = Cid::parse(w[1]);

@@ -209,7 +209,7 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
     auto p = pin_of_body(req.body);
     if (!p) co_return co_await fail(r, 400, p.status().message());
     Cid cid = p->cid;
-    auto added = service_.add_pin(std::move(*p));
+    auto added = co_await service_.add_pin(std::move(*p));
     if (!added) co_return co_await fail(r, http_status(added.status()), added.status().message());
     auto g = co_await cid_status(service_, cid, true);
     if (!g) co_return co_await fail(r, 500, g.status().message());
@@ -232,7 +232,7 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
     co_return co_await r.json(200, pin_status(*g, delegates).dump());
   }
   if (req.method == "DELETE") {
-    auto removed = service_.remove_pin(*id);
+    auto removed = co_await service_.remove_pin(*id);
     if (!removed) co_return co_await fail(r, http_status(removed.status()), removed.status().message());
     std::string none, type;
     co_return co_await r.reply(202, std::move(none), std::move(type), http::Headers());
@@ -242,10 +242,10 @@ net::awaitable<void> PinSvcApi::handle(http::Request& req, http::Responder& r) {
     if (!p) co_return co_await fail(r, 400, p.status().message());
     Cid cid = p->cid;
     if (cid != *id) p->pin_update = *id;
-    auto added = service_.add_pin(std::move(*p));
+    auto added = co_await service_.add_pin(std::move(*p));
     if (!added) co_return co_await fail(r, http_status(added.status()), added.status().message());
     if (cid != *id) {
-      auto removed = service_.remove_pin(*id);
+      auto removed = co_await service_.remove_pin(*id);
       if (!removed) co_return co_await fail(r, 500, removed.status().message());
     }
     auto g = co_await cid_status(service_, cid, true);

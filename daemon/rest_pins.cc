@@ -224,12 +224,12 @@ net::awaitable<void> RestApi::pin_routes(http::Request& req, http::Responder& r,
     request.cid = *cid;
     if (Status st = parse_pin_options(req, request); !st)
       co_return co_await r.error(400, st.message());
-    auto p = service_.add_pin(std::move(request));
+    auto p = co_await service_.add_pin(std::move(request));
     if (!p) co_return co_await r.error(http_status(p.status()), p.status().message());
     co_return co_await r.json(200, pin_to_json(*p).dump());
   }
   if (m == "DELETE") {
-    auto p = service_.remove_pin(*cid);
+    auto p = co_await service_.remove_pin(*cid);
     if (!p) co_return co_await r.error(http_status(p.status()), p.status().message());
     co_return co_await r.json(200, pin_to_json(*p).dump());
   }

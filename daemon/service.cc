@@ -56,6 +56,8 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   s->node_ = std::make_unique<net::Node>(io, std::move(*id), s->config_.secret, std::move(no));
   s->replicator_ = std::make_unique<Replicator>(*s->node_, *s->replica_);
   s->replicator_->log = s->log_;
+  s->writer_ = std::make_unique<GroupCommit>(io, *s->replica_,
+                                             [raw = s.get()] { raw->replicator_->announce(); });
   s->control_ = std::make_unique<ControlServer>(
       io, control_path(dir), [raw = s.get()](std::string line) { return raw->command(std::move(line)); });
   if (!s->config_.ipfs_api.empty()) {

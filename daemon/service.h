@@ -9,6 +9,7 @@
 #include "crdt/replica.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/group_commit.h"
 #include "daemon/pinning_agent.h"
 #include "daemon/replicator.h"
 #include "daemon/pinsvc_api.h"
@@ -34,11 +35,13 @@ class Service {
   net::Node& node() { return *node_; }
 
   // ---- shared by the control socket and the HTTP APIs ----
-  // Validates, allocates and writes a pin; returns it as stored. Errors:
-  // invalid_argument (a bad request, with what is wrong), others (state).
-  Result<pinning::Pin> add_pin(pinning::Pin request);
+  // Validates, allocates and writes a pin; returns it as stored, once
+  // durable (concurrent writes share one commit: daemon/group_commit.h).
+  // Errors: invalid_argument (a bad request, with what is wrong), others
+  // (state).
+  net::awaitable<Result<pinning::Pin>> add_pin(pinning::Pin request);
   // Removes a pin from the shared state; not_found when it is not there.
-  Result<pinning::Pin> remove_pin(const Cid& cid);
+  net::awaitable<Result<pinning::Pin>> remove_pin(Cid cid);
   const DaemonConfig& config() const { return config_; }
   void log(const std::string& line) const {
     if (log_) log_(line);
@@ -60,8 +63,8 @@ class Service {
   std::string write(const std::string& line);
   // Pinning commands (daemon/pin_commands.cc).
   net::awaitable<std::string> pin_command(std::vector<std::string> words);
-  std::string pin(const std::vector<std::string>& words);
-  std::string unpin(const std::vector<std::string>& words);
+  net::awaitable<std::string> pin(std::vector<std::string> words);
+  net::awaitable<std::string> unpin(std::vector<std::string> words);
 
   net::asio::io_context* io_ = nullptr;
   std::string dir_;
@@ -71,6 +74,7 @@ class Service {
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<net::Node> node_;
   std::unique_ptr<Replicator> replicator_;
+  std::unique_ptr<GroupCommit> writer_;  // the APIs' pin writes
   std::unique_ptr<ControlServer> control_;
   // Pinning; absent when ipfs_api is "".
   std::unique_ptr<pinning::IpfsClient> ipfs_;
