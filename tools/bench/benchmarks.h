@@ -25,6 +25,10 @@ Result<BenchResult> run_net_latency(const Options& opts, const WorkDir& work);
 // against a bare sequential HTTP loop of the same pin/add calls.
 Result<BenchResult> run_tracker(const Options& opts, const WorkDir& work);
 
+// Pins/s accepted by POST /pins/{cid} on one of 3 trellisd processes, against
+// a 3-member etcd cluster taking the same puts through its HTTP gateway.
+Result<BenchResult> run_api_ingest(const Options& opts, const WorkDir& work);
+
 // `trellis-bench sim ...`: args are the arguments after "sim". Returns the
 // process exit code.
 int run_sim_command(int argc, char** argv);

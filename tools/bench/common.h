@@ -26,8 +26,9 @@ struct Options {
   size_t merge_budget = 0;    // crdt-merge: ReplicaOptions::merge_budget; 0: its default
   bool oldest_first = false;  // crdt-merge: also time a topological replay
   bool sync = true;           // fsync timed commits (both sides); false: MDB_NOSYNC
-  size_t pins = 0;            // tracker: pins (0: its default, 2,000)
-  size_t concurrency = 0;     // tracker: operations at once (0: the tracker's default)
+  size_t pins = 0;            // tracker, api-ingest: pins (0: the benchmark's default)
+  size_t concurrency = 0;     // tracker, api-ingest: operations at once (0: its default)
+  std::string trellisd;       // api-ingest: the trellisd binary; empty: next to trellis-bench
   uint64_t seed = 1;
   std::string dir;    // work directory; empty: a fresh temp dir
   bool keep = false;  // leave the stores behind

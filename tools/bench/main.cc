@@ -1,5 +1,5 @@
-// trellis-bench: benchmarks of crdt/ and net/ against baselines measured in
-// the same run, and the simulation runner. See docs/BENCHMARKS.md.
+// trellis-bench: benchmarks of crdt/, net/, the tracker and the REST API
+// against baselines measured in the same run, and the simulation runner. See docs/BENCHMARKS.md.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -18,7 +18,7 @@ using namespace trellis::bench;
 constexpr const char* kUsage = R"(usage: trellis-bench BENCHMARK... [options]
        trellis-bench sim --replicas N --ops M --seed S --out DIR [sim options]
 
-benchmarks (each against a raw-LMDB baseline run in the same process):
+benchmarks (each against a baseline measured in the same run):
   crdt-ingest   durable Replica::commit of batches of 100-byte puts (keys/s)
   crdt-merge    replay of a DAG of --blocks blocks into an empty replica (blocks/s)
   crdt-scan     Replica::scan("") over --keys keys (keys/s)
@@ -32,6 +32,13 @@ benchmarks (each against a raw-LMDB baseline run in the same process):
                 already local), from one Batch commit of --pins pins to an empty
                 queue; baseline: the same pin/add calls in a bare sequential
                 loop on one keep-alive connection (needs tools/ipfs-install)
+  api-ingest    pins/s accepted by POST /pins/{{cid}}?replication=-1 on one of 3
+                trellisd processes it starts (durable, no IPFS daemon), from
+                --concurrency keep-alive clients, and the time until all 3 hold
+                them; baseline: a 3-member etcd cluster it starts taking the
+                same puts through POST /v3/kv/put with the same clients (needs
+                trellisd, built next to trellis-bench, and etcd: apt-get
+                install etcd-server)
 
 options:
   --keys N      keys written (crdt-ingest: 200,000; crdt-scan: 1,000,000)
@@ -43,9 +50,13 @@ options:
   --oldest-first  crdt-merge: also time a replay in height order (Accept::any,
                 as a CAR import would), reported as oldest_first_* fields
   --nosync      timed commits without fsync, on both sides (MDB_NOSYNC): the
-                CPU-bound figure; the default is durable commits
-  --pins N      tracker: pins (2,000)
-  --concurrency C  tracker: operations at once (the tracker's default, 10)
+                CPU-bound figure; the default is durable commits (api-ingest
+                always runs both sides durable)
+  --pins N      tracker: pins (2,000); api-ingest: pins and puts (10,000)
+  --concurrency C  tracker: operations at once (the tracker's default, 10);
+                api-ingest: client connections (64)
+  --trellisd PATH  api-ingest: the trellisd binary (default: found next to
+                trellis-bench, build/daemon/trellisd)
   --runs R      runs per benchmark; medians are reported (3)
   --seed S      data seed (1)
   --dir DIR     work directory (default: a temporary directory, removed after)
@@ -98,6 +109,10 @@ int main(int argc, char** argv) {
     } else if (a == "--concurrency") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.concurrency = *n;
+    } else if (a == "--trellisd") {
+      auto s = string_arg(argc, argv, &i);
+      if (!s) return 2;
+      o.trellisd = *s;
     } else if (a == "--runs") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.runs = *n;
@@ -122,7 +137,7 @@ int main(int argc, char** argv) {
     } else if (a == "all") {
       names.insert(names.end(), {"crdt-ingest", "crdt-merge", "crdt-scan"});
     } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan" || a == "net-join" ||
-               a == "net-latency" || a == "tracker") {
+               a == "net-latency" || a == "tracker" || a == "api-ingest") {
       names.push_back(a);
     } else if (a == "sim") {
       return usage_error("sim must come first");
@@ -151,6 +166,7 @@ int main(int argc, char** argv) {
                : name == "net-join"    ? run_net_join(o, *work)
                : name == "net-latency" ? run_net_latency(o, *work)
                : name == "tracker"     ? run_tracker(o, *work)
+               : name == "api-ingest"  ? run_api_ingest(o, *work)
                                        : run_scan(o, *work);
     if (!res) {
       std::fprintf(stderr, "trellis-bench: %s failed: %s\n", name.c_str(),
