@@ -67,6 +67,7 @@ struct DaemonConfig {
   HttpApiConfig pinsvcapi = HttpApiConfig::on("/ip4/127.0.0.1/tcp/9097");  // IPFS Pinning Service API
   std::string metrics_listen = "/ip4/127.0.0.1/tcp/8888";  // Prometheus /metrics; "" = off
   std::string log_level = "info";                          // error, warn, info, debug
+  std::string log_format = "text";                         // text or json
 
   // Parses config.json, then applies TRELLIS_<SECTION>_<FIELD> environment
   // variables; unknown sections and fields and bad values fail with the

@@ -1,5 +1,7 @@
 #include "daemon/config_fields.h"
 
+#include "daemon/logger.h"
+
 namespace trellis::config {
 
 namespace {
@@ -34,9 +36,11 @@ Status http_listen(const std::string& s) {
   return Status::ok();
 }
 
-Status log_level(const std::string& s) {
-  if (s == "error" || s == "warn" || s == "info" || s == "debug") return Status::ok();
-  return invalid("\"" + s + "\" is not error, warn, info or debug");
+Status log_level(const std::string& s) { return parse_log_level(s).status(); }
+
+Status log_format(const std::string& s) {
+  if (s == "text" || s == "json") return Status::ok();
+  return invalid("\"" + s + "\" is not text or json");
 }
 
 Status peername(const std::string& s) {
@@ -220,6 +224,7 @@ std::vector<Field> make_fields() {
   http_api<pinsvcapi>(f, "pinsvcapi");
   f.push_back(text("metrics", "listen", MEMBER(metrics_listen), http_listen));
   f.push_back(text("log", "level", MEMBER(log_level), log_level));
+  f.push_back(text("log", "format", MEMBER(log_format), log_format));
   return f;
 }
 

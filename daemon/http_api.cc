@@ -36,7 +36,7 @@ HttpApi::~HttpApi() = default;
 Status HttpApi::start() {
   auto o = server_options(config_, name_);
   if (!o) return o.status();
-  o->log = [this](const std::string& line) { service_.log(line); };
+  o->log = service_.logger().component(name_);
   server_ = std::make_unique<http::Server>(
       service_.node().io(), std::move(*o),
       [this](http::Request& req, http::Responder& r) { return serve(req, r); });

@@ -110,8 +110,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   ServerCounters counters;
   bool stopped = false;
 
-  void log(const std::string& line) const {
-    if (opts.log) opts.log(opts.name + ": " + line);
+  std::chrono::steady_clock::time_point last_warning{};
+  // A warning about refused work, at most one every 10 s (a flood of
+  // connections must not become a flood of log lines).
+  void warn_throttled(const std::string& line) {
+    auto now = std::chrono::steady_clock::now();
+    if (!opts.log || now - last_warning < std::chrono::seconds(10)) return;
+    last_warning = now;
+    opts.log(LogLevel::warn, line);
   }
 
   awaitable<void> accept_loop();
@@ -304,12 +310,16 @@ awaitable<void> Server::Impl::accept_loop() {
       // Out of file descriptors (EMFILE): the pending connection stays in
       // the backlog, so retrying at once would spin; wait a little.
       ++counters.accept_errors;
+      warn_throttled("accept failed (" + ec.message() + "); " +
+                     std::to_string(counters.accept_errors) + " so far, pausing 100 ms");
       asio::steady_timer pause(io, std::chrono::milliseconds(100));
       co_await pause.async_wait(with_ec(ec));
       continue;
     }
     if (live.size() >= opts.max_connections) {
       ++counters.rejected_connections;
+      warn_throttled(std::to_string(opts.max_connections) + " connections open (max_connections): " +
+                     std::to_string(counters.rejected_connections) + " refused with 503 so far");
       reject(sock);
       continue;
     }

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "crdt/log.h"
 #include "crdt/status.h"
 #include "net/asio.h"
 
@@ -85,7 +86,7 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{60'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::string name = "http";  // in log lines
-  std::function<void(const std::string&)> log;
+  LogFn log;
 };
 
 struct ServerCounters {

@@ -31,7 +31,7 @@ MonitorOptions monitor_options(const AgentOptions& o) {
 
 PinningAgent::PinningAgent(net::Node& node, Replica& replica, IpfsClient& ipfs, Tracker& tracker,
                            const PinSource& pins, AgentOptions opts, std::function<void()> announce,
-                           Log log)
+                           LogFn log)
     : node_(node),
       replica_(replica),
       ipfs_(ipfs),
@@ -102,7 +102,7 @@ awaitable<void> PinningAgent::inform_loop() {
     if (free) metrics.push_back({"freespace", std::to_string(*free), ttl});
     monitor_.on_metrics(self_, metrics, Clock::now());
     if (Status st = node_.publish(kMetricsTopic, encode_metrics(metrics)); !st && log_)
-      log_("pinning: cannot publish metrics: " + st.message());
+      log_(LogLevel::warn, "cannot publish metrics: " + st.message());
     free = co_await free_space();
     if (!*alive || stopped_) co_return;
     inform_timer_.expires_at(round + opts_.metrics_ttl / 2);
@@ -125,7 +125,7 @@ awaitable<void> PinningAgent::maintain_loop() {
     co_await maintain_timer_.async_wait(net::with_ec(ec));
     if (!*alive || stopped_) co_return;
     auto written = maintain();
-    if (!written && log_) log_("pinning: maintenance failed: " + written.status().to_string());
+    if (!written && log_) log_(LogLevel::error, "maintenance failed: " + written.status().to_string());
   }
 }
 
@@ -155,7 +155,7 @@ Result<size_t> PinningAgent::maintain() {
       TRELLIS_TRY(batch.put(pin_key(d.pin.cid), encode_pin(d.pin)));
     }
     if (log_)
-      log_("pinning: " + std::string(d.action == Action::remove ? "removed " : "re-allocated ") +
+      log_(LogLevel::info, std::string(d.action == Action::remove ? "removed " : "re-allocated ") +
            d.pin.cid.to_string() + " (" + d.reason + ")");
   }
   auto cid = replica_.commit(batch);

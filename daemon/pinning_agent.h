@@ -34,10 +34,9 @@ struct AgentOptions {
 
 class PinningAgent {
  public:
-  using Log = std::function<void(const std::string&)>;
   PinningAgent(net::Node& node, Replica& replica, pinning::IpfsClient& ipfs,
                pinning::Tracker& tracker, const pinning::PinSource& pins, AgentOptions opts,
-               std::function<void()> announce, Log log);
+               std::function<void()> announce, LogFn log);
   ~PinningAgent();
 
   Status start();
@@ -63,7 +62,7 @@ class PinningAgent {
   const pinning::PinSource& pins_;
   AgentOptions opts_;
   std::function<void()> announce_;
-  Log log_;
+  LogFn log_;
   std::string self_;
   pinning::Monitor monitor_;
   std::chrono::steady_clock::time_point started_;

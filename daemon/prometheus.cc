@@ -98,6 +98,7 @@ Status MetricsServer::start() {
   o.port = ep->second;
   o.max_connections = 16;
   o.name = "metrics";
+  o.log = service_.logger().component("metrics");
   server_ = std::make_unique<http::Server>(
       service_.node().io(), std::move(o),
       [this](http::Request& req, http::Responder& r) { return handle(req, r); });

@@ -90,7 +90,7 @@ void Replicator::publish_heads() {
   if (!heads || heads->empty()) return;
   if (heads->size() > net::kMaxHeads) heads->resize(net::kMaxHeads);
   if (Status st = node_.publish(kHeadsTopic, net::encode_cids(*heads)); !st && log)
-    log("cannot publish heads: " + st.message());
+    log(LogLevel::warn, "cannot publish heads: " + st.message());
 }
 
 void Replicator::kick() {
@@ -119,7 +119,7 @@ void Replicator::on_heads_message(const net::PubsubMessage& m) {
   ++counters_.heads_received;
   auto heads = net::decode_cids(m.data, net::kMaxHeads);
   if (!heads) {
-    if (log) log("bad heads from " + m.origin.to_string() + ": " + heads.status().message());
+    if (log) log(LogLevel::warn, "bad heads from " + m.origin.to_string() + ": " + heads.status().message());
     return;
   }
   hear(*heads, m.origin);
@@ -139,7 +139,7 @@ void Replicator::flush_heads() {
   auto wants = replica_.on_heads(heard_);
   heard_.clear();
   if (!wants) {
-    if (log) log("cannot record heads: " + wants.status().message());
+    if (log) log(LogLevel::error, "cannot record heads: " + wants.status().message());
     return;
   }
   if (!wants->empty()) kick();
@@ -148,7 +148,7 @@ void Replicator::flush_heads() {
 size_t Replicator::feed(std::vector<IncomingBlock>& blocks) {
   auto r = replica_.on_blocks(blocks, Accept::wanted);
   if (!r) {
-    if (log) log("cannot store fetched blocks: " + r.status().message());
+    if (log) log(LogLevel::error, "cannot store fetched blocks: " + r.status().message());
     return 0;
   }
   note_rejected(r->rejected);
@@ -158,7 +158,7 @@ size_t Replicator::feed(std::vector<IncomingBlock>& blocks) {
 void Replicator::note_rejected(const std::vector<std::string>& rejected) {
   counters_.rejected_blocks += rejected.size();
   if (log && !rejected.empty())
-    log(std::to_string(rejected.size()) + " fetched blocks rejected, first: " + rejected.front());
+    log(LogLevel::warn, std::to_string(rejected.size()) + " fetched blocks rejected, first: " + rejected.front());
 }
 
 net::PeerId Replicator::pick_peer(const Want& w) {
@@ -219,15 +219,15 @@ awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid
                                  });
   // Also after a failure: what arrived was asked for.
   Status last = batch.empty() ? Status::ok() : stage();
-  if (!res && log) log("sub-DAG stream from " + peer.to_string() + ": " + res.status().message());
-  if (!last && log) log("cannot store streamed blocks: " + last.message());
+  if (!res && log) log(LogLevel::warn, "sub-DAG stream from " + peer.to_string() + ": " + res.status().message());
+  if (!last && log) log(LogLevel::error, "cannot store streamed blocks: " + last.message());
   // Merged oldest first, one bounded transaction per turn of the event loop.
   SyncResult merged;
   for (;;) {
     auto done = ingest.merge_step(merged);
     if (!done) {
       // Left staged; the next open() of the replica merges them.
-      if (log) log("cannot merge streamed blocks: " + done.status().message());
+      if (log) log(LogLevel::error, "cannot merge streamed blocks: " + done.status().message());
       break;
     }
     if (*done) break;
@@ -243,7 +243,7 @@ awaitable<size_t> Replicator::get_from(const net::PeerId& peer, std::vector<Cid>
   auto blocks = net::decode_blocks(*res);
   if (!blocks) {
     if (log)
-      log("bad blocks.get answer from " + peer.to_string() + ": " + blocks.status().message());
+      log(LogLevel::warn, "bad blocks.get answer from " + peer.to_string() + ": " + blocks.status().message());
     co_return 0;
   }
   counters_.get_blocks += blocks->size();

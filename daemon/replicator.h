@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 
+#include "crdt/log.h"
 #include "crdt/replica.h"
 #include "net/node.h"
 
@@ -53,7 +54,7 @@ class Replicator {
   const ReplicatorCounters& counters() const { return counters_; }
   bool syncing() const { return syncing_; }
   // Logged problems go here ("block … rejected: …").
-  std::function<void(const std::string&)> log;
+  LogFn log;
 
  private:
   net::awaitable<void> tick_loop();

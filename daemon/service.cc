@@ -15,7 +15,7 @@ namespace trellis {
 using json = nlohmann::json;
 
 Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const std::string& dir,
-                                               Log log) {
+                                               Logger& logger) {
   // Connections (peers, API clients) each take a descriptor: use what the
   // hard limit allows rather than the usual soft 1,024.
   rlimit nofile{};
@@ -26,10 +26,11 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   std::unique_ptr<Service> s(new Service());
   s->io_ = &io;
   s->dir_ = dir;
-  s->log_ = std::move(log);
+  s->logger_ = &logger;
   auto cfg = DaemonConfig::load(config_path(dir));
   if (!cfg) return cfg.status();
   s->config_ = std::move(*cfg);
+  logger.set_options({*parse_log_level(s->config_.log_level), s->config_.log_format == "json"});
   s->peername_ = s->config_.peername;
   if (s->peername_.empty()) {
     char host[256] = {};
@@ -50,12 +51,12 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   no.bootstrap = s->config_.bootstrap;
   no.peerstore_path = peerstore_path(dir);
   no.max_connections = s->config_.max_connections;
-  no.log = s->log_;
+  no.log = logger.component("net");
   no.peerstore.seed = randombytes_random();
   no.pubsub.seed = randombytes_random();
   s->node_ = std::make_unique<net::Node>(io, std::move(*id), s->config_.secret, std::move(no));
   s->replicator_ = std::make_unique<Replicator>(*s->node_, *s->replica_);
-  s->replicator_->log = s->log_;
+  s->replicator_->log = logger.component("crdt");
   s->writer_ = std::make_unique<GroupCommit>(io, *s->replica_,
                                              [raw = s.get()] { raw->replicator_->announce(); });
   s->control_ = std::make_unique<ControlServer>(
@@ -73,7 +74,7 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
     to.self = s->node_->id().to_string();
     to.queue.concurrency = s->config_.pin_concurrency;
     to.recover_interval = std::chrono::milliseconds(s->config_.recover_interval_ms);
-    to.log = s->log_;
+    to.log = logger.component("tracker");
     s->tracker_ = std::make_unique<pinning::Tracker>(io, *s->ipfs_, *s->pins_, to);
     s->replica_->set_hook([raw = s.get()](const Change& c) { raw->tracker_->on_change(c); });
     AgentOptions ao;
@@ -84,7 +85,7 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
     ao.allocator.allocate_by = s->config_.allocate_by;
     s->agent_ = std::make_unique<PinningAgent>(
         *s->node_, *s->replica_, *s->ipfs_, *s->tracker_, *s->pins_, ao,
-        [raw = s.get()] { raw->replicator_->announce(); }, s->log_);
+        [raw = s.get()] { raw->replicator_->announce(); }, logger.component("pinning"));
   }
   register_peer_methods(*s);
   if (!s->config_.restapi.listen.empty())
@@ -106,16 +107,16 @@ Status Service::start() {
   }
   if (rest_) {
     TRELLIS_TRY(rest_->start());
-    log_("REST API on " + config_.restapi.listen + " (port " + std::to_string(rest_->port()) + ")");
+    log(LogLevel::info, "REST API on " + config_.restapi.listen + " (port " + std::to_string(rest_->port()) + ")");
   }
   if (metrics_) {
     TRELLIS_TRY(metrics_->start());
-    log_("Prometheus metrics at http://" + ipfs_endpoint(config_.metrics_listen)->first + ":" +
-         std::to_string(metrics_->port()) + "/metrics");
+    log(LogLevel::info, "Prometheus metrics at http://" + ipfs_endpoint(config_.metrics_listen)->first +
+                            ":" + std::to_string(metrics_->port()) + "/metrics");
   }
   if (pinsvc_) {
     TRELLIS_TRY(pinsvc_->start());
-    log_("Pinning Service API on " + config_.pinsvcapi.listen);
+    log(LogLevel::info, "Pinning Service API on " + config_.pinsvcapi.listen);
   }
   return Status::ok();
 }

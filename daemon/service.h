@@ -10,6 +10,7 @@
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/group_commit.h"
+#include "daemon/logger.h"
 #include "daemon/pinning_agent.h"
 #include "daemon/replicator.h"
 #include "daemon/pinsvc_api.h"
@@ -25,9 +26,10 @@ std::string error_reply(const std::string& what);
 
 class Service {
  public:
-  using Log = std::function<void(const std::string&)>;
+  // Applies the config's log section to `logger`, which must outlive the
+  // service.
   static Result<std::unique_ptr<Service>> open(net::asio::io_context& io, const std::string& dir,
-                                               Log log);
+                                               Logger& logger);
   Status start();
   void stop();
   // Executes one control line; returns one JSON line.
@@ -43,9 +45,8 @@ class Service {
   // Removes a pin from the shared state; not_found when it is not there.
   net::awaitable<Result<pinning::Pin>> remove_pin(Cid cid);
   const DaemonConfig& config() const { return config_; }
-  void log(const std::string& line) const {
-    if (log_) log_(line);
-  }
+  const Logger& logger() const { return *logger_; }
+  void log(LogLevel level, const std::string& line) const { logger_->write(level, "trellisd", line); }
   const std::string& peername() const { return peername_; }
   Replica& replica() { return *replica_; }
   Replicator& replicator() { return *replicator_; }
@@ -68,7 +69,7 @@ class Service {
 
   net::asio::io_context* io_ = nullptr;
   std::string dir_;
-  Log log_;
+  Logger* logger_ = nullptr;
   DaemonConfig config_;
   std::string peername_;
   std::unique_ptr<Replica> replica_;

@@ -61,14 +61,6 @@ Usage:
       Prints the version.
 )";
 
-void log_line(const std::string& line) {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%H:%M:%S", std::localtime(&t));
-  std::fprintf(stderr, "%s %s\n", ts, line.c_str());
-}
-
 int fail(const std::string& why) {
   std::fprintf(stderr, "trellisd: %s\n", why.c_str());
   return 1;
@@ -134,7 +126,8 @@ int cmd_run(const std::string& dir) {
   auto lock = DataLock::acquire(dir);
   if (!lock) return fail(lock.status().message());
   net::asio::io_context io;
-  auto svc = Service::open(io, dir, log_line);
+  Logger logger;
+  auto svc = Service::open(io, dir, logger);
   if (!svc) return fail(svc.status().message());
   if (Status st = (*svc)->start(); !st) return fail(st.message());
   for (const auto& a : (*svc)->node().listen_addrs())
@@ -144,7 +137,7 @@ int cmd_run(const std::string& dir) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const net::error_code& ec, int sig) {
     if (ec) return;
-    log_line(std::string("shutting down (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
+    (*svc)->log(LogLevel::info, std::string("shutting down (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
     (*svc)->stop();
   });
   io.run();

@@ -38,8 +38,8 @@ Node::Node(asio::io_context& io, Identity self, ClusterSecret secret, NodeOption
 
 Node::~Node() = default;
 
-void Node::log(const std::string& line) const {
-  if (opts_.log) opts_.log(line);
+void Node::log(LogLevel level, const std::string& line) const {
+  if (opts_.log) opts_.log(level, line);
 }
 
 Status Node::start() {
@@ -47,7 +47,7 @@ Status Node::start() {
   if (!opts_.peerstore_path.empty()) {
     Status st = peers_.load(opts_.peerstore_path, now);
     if (!st && st.code() != Code::not_found)
-      log("peer store " + opts_.peerstore_path + " not loaded (" + st.message() +
+      log(LogLevel::warn, "peer store " + opts_.peerstore_path + " not loaded (" + st.message() +
           "); starting from the bootstrap list");
   }
   for (const auto& b : opts_.bootstrap) {
@@ -126,7 +126,7 @@ bool Node::is_connected(const PeerId& p) const { return conns_.count(p) > 0; }
 void Node::save_peers() {
   if (opts_.peerstore_path.empty()) return;
   if (Status st = peers_.save(opts_.peerstore_path); !st)
-    log("cannot save the peer store: " + st.message());
+    log(LogLevel::error, "cannot save the peer store: " + st.message());
 }
 
 awaitable<void> Node::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
@@ -135,7 +135,7 @@ awaitable<void> Node::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
     tcp::socket sock = co_await acceptor->async_accept(with_ec(ec));
     if (ec) {
       if (stopped_ || ec == asio::error::operation_aborted) co_return;
-      log("accept failed: " + ec.message());
+      log(LogLevel::warn, "accept failed: " + ec.message());
       // Such errors (no descriptors left, say) persist while the connection
       // waits in the queue, and retrying at once would spin: pause first.
       asio::steady_timer pause(io_);
@@ -226,7 +226,7 @@ awaitable<void> Node::dial_one(DialTarget target) {
   if (stopped_) co_return;
   ++counters_.dial_failures;
   peers_.record_failure(target.id, WallClock::now());
-  log("cannot reach " + target.id.to_string() + " (" + last_error + ")");
+  log(LogLevel::info, "cannot reach " + target.id.to_string() + " (" + last_error + ")");
 }
 
 void Node::on_ready(const std::shared_ptr<Connection>& c) {
@@ -260,7 +260,7 @@ void Node::adopt(const std::shared_ptr<Connection>& c) {
   std::vector<std::string> addrs;
   for (const auto& a : listen_addrs()) addrs.push_back(a.without_peer().to_string());
   c->send(Lane::control, Hello{kProtocolVersion, opts_.agent, std::move(addrs)});
-  log("connected to " + remote.to_string() + " at " + c->endpoint() +
+  log(LogLevel::info, "connected to " + remote.to_string() + " at " + c->endpoint() +
       (c->outbound() ? " (dialed)" : " (inbound)"));
   asio::co_spawn(io_, exchange_peers(remote), asio::detached);
   if (peer_fn_) peer_fn_(remote, true);
@@ -277,10 +277,10 @@ void Node::on_closed(const std::shared_ptr<Connection>& c, const Status& why) {
     ++counters_.handshake_failures;
     if (c->outbound()) {
       peers_.record_failure(c->expected(), WallClock::now());
-      log("handshake with " + c->expected().to_string() + " at " + c->endpoint() +
+      log(LogLevel::warn, "handshake with " + c->expected().to_string() + " at " + c->endpoint() +
           " failed: " + why.message());
     } else {
-      log("inbound handshake from " + c->endpoint() + " failed: " + why.message());
+      log(LogLevel::warn, "inbound handshake from " + c->endpoint() + " failed: " + why.message());
     }
     return;
   }
@@ -293,7 +293,7 @@ void Node::on_closed(const std::shared_ptr<Connection>& c, const Status& why) {
     call->finish(Status(Code::unavailable, "connection to " + c->remote().to_string() +
                                                " closed: " + why.message()));
   peers_.record_disconnect(c->remote(), WallClock::now());
-  log("disconnected from " + c->remote().to_string() + ": " + why.message());
+  log(LogLevel::info, "disconnected from " + c->remote().to_string() + ": " + why.message());
   if (peer_fn_) peer_fn_(c->remote(), false);
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "crdt/log.h"
 #include "net/asio.h"
 #include "net/connection.h"
 #include "net/identity.h"
@@ -48,7 +49,7 @@ struct NodeOptions {
   // Trusted peers may call `trusted` methods; default: everyone.
   std::function<bool(const PeerId&)> trusted;
   // Log lines ("connected to 12D3…"); default: none.
-  std::function<void(const std::string&)> log;
+  LogFn log;
 };
 
 // The callee's side of one call.
@@ -141,7 +142,7 @@ class Node : public ConnectionHandler {
   void on_hello(const std::shared_ptr<Connection>& c, Hello&& h);
   void register_builtins();
   awaitable<void> exchange_peers(PeerId peer);
-  void log(const std::string& line) const;
+  void log(LogLevel level, const std::string& line) const;
   void save_peers();
 
   asio::io_context& io_;

@@ -162,11 +162,11 @@ awaitable<void> Node::exchange_peers(PeerId peer) {
   const auto& o = peers_.options();
   auto theirs = decode_exchange(*reply, o.max_exchange, o.max_addrs);
   if (!theirs) {
-    log("bad peer exchange from " + peer.to_string() + ": " + theirs.status().message());
+    log(LogLevel::warn, "bad peer exchange from " + peer.to_string() + ": " + theirs.status().message());
     co_return;
   }
   auto counts = peers_.merge_exchange(peer, *theirs, WallClock::now());
-  if (counts.added) log("learned " + std::to_string(counts.added) + " peers from " +
+  if (counts.added) log(LogLevel::debug, "learned " + std::to_string(counts.added) + " peers from " +
                         peer.to_string());
 }
 

@@ -308,7 +308,7 @@ awaitable<void> Tracker::recover_loop() {
     auto r = co_await recover_all();
     if (!*alive || stopped_) co_return;
     if (!r && first_failure && opts_.log) {
-      opts_.log("pinning: cannot list IPFS's pins yet (retrying): " + r.status().to_string());
+      opts_.log(LogLevel::warn, "cannot list IPFS's pins yet (retrying): " + r.status().to_string());
       first_failure = false;
     }
     if (r && opts_.recover_interval.count() == 0) co_return;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "crdt/log.h"
 #include "crdt/replica.h"
 #include "net/asio.h"
 #include "pinning/ipfs.h"
@@ -56,7 +57,7 @@ struct TrackerOptions {
   std::chrono::milliseconds recover_interval{std::chrono::minutes(8)};
   // How often the start-up recover is retried while IPFS cannot be listed.
   std::chrono::milliseconds retry_interval{10'000};
-  std::function<void(const std::string&)> log;
+  LogFn log;
 };
 
 // One pin's status on this peer, as IPFS Cluster's PinInfo has it.

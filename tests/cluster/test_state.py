@@ -8,14 +8,21 @@ Tests: roundtrip (pins imported on one peer reach the other; its export
 survives cleanup + re-sync and cleanup + import unchanged), malformed (an
 import with a bad line in the middle writes nothing and names the line),
 lock (a second daemon, an import and a cleanup on a running peer's folder
-fail and name the holder's PID)."""
+fail and name the holder's PID), shutdown (SIGTERM while 32 keep-alive
+clients POST pins: the daemon exits 0 within seconds, every pin it
+acknowledged is in the state afterwards, and its log is one JSON object per
+line with log.format = json)."""
 
 import base64
+import http.client
 import hashlib
 import json
 import os
 import subprocess
+import signal
 import sys
+import threading
+import time
 
 import harness
 
@@ -125,7 +132,70 @@ def lock(binary):
     print("lock: a second daemon, import and cleanup refused while the daemon runs")
 
 
-TESTS = {"roundtrip": roundtrip, "malformed": malformed, "lock": lock}
+def post_until_refused(port, tag, acked, stop):
+    """POSTs pins on one keep-alive connection until the server goes away;
+    records the CIDs answered 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    i = 0
+    try:
+        while not stop.is_set():
+            c = cid("%s-%d" % (tag, i))
+            i += 1
+            conn.request("POST", "/pins/%s?replication=-1" % c)
+            r = conn.getresponse()
+            body = r.read()
+            assert r.status == 200, (r.status, body)
+            acked.append(c)
+    except (OSError, http.client.HTTPException):
+        pass  # the daemon closed the connection: shutting down
+
+
+def shutdown(binary):
+    with harness.Cluster(1, binary, sync=True) as c:
+        p = c.peers[0]
+        path = os.path.join(p.dir, "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        port = harness.free_port()
+        cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % port
+        # No IPFS daemon: pins are accepted and tracked, never pinned.
+        cfg["ipfs"]["api"] = "/ip4/127.0.0.1/tcp/%d" % harness.free_port()
+        cfg["log"] = {"level": "debug", "format": "json"}
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        p.start()
+        acked, stop = [], threading.Event()
+        clients = [threading.Thread(target=post_until_refused, args=(port, "t%d" % t, acked, stop))
+                   for t in range(32)]
+        for t in clients:
+            t.start()
+        time.sleep(1.5)
+        before = len(acked)
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        rc = p.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        stop.set()
+        for t in clients:
+            t.join(timeout=30)
+        assert rc == 0, "exit status %d; log: %s" % (rc, p.tail())
+        assert took < 10, "SIGTERM took %.1f s" % took
+        assert before > 100, "only %d pins acknowledged in 1.5 s" % before
+        state = {json.loads(line)["cid"] for line in export(binary, p)}
+        lost = [x for x in acked if x not in state]
+        assert not lost, "%d acknowledged pins missing after SIGTERM, e.g. %s" % (len(lost), lost[0])
+        with open(os.path.join(p.dir, "trellisd.log")) as f:
+            events = [json.loads(line) for line in f]
+        assert all(set(e) == {"time", "level", "component", "msg"} for e in events), events[:3]
+        assert any(e["msg"] == "shutting down (SIGTERM)" for e in events), events
+        assert any(e["component"] == "restapi" or e["msg"].startswith("REST API on")
+                   for e in events), events
+        p.proc = None
+    print("shutdown: SIGTERM with 32 clients posting: exit 0 after %.2f s; all %d acknowledged "
+          "pins (of %d in the state) survive; %d JSON log lines" % (took, len(acked), len(state), len(events)))
+
+
+TESTS = {"roundtrip": roundtrip, "malformed": malformed, "lock": lock, "shutdown": shutdown}
 
 if __name__ == "__main__":
     binary = sys.argv[1]

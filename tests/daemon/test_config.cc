@@ -85,6 +85,7 @@ TEST_CASE("config: changed values survive a round trip") {
   c.pinsvcapi.idle_timeout_ms = 7;
   c.tags = {{"group", "eu"}};
   c.log_level = "debug";
+  c.log_format = "json";
   c.replication_factor_min = 2;
   c.replication_factor_max = 3;
   REQUIRE(c.save(dir.sub("c.json")).is_ok());
@@ -95,6 +96,7 @@ TEST_CASE("config: changed values survive a round trip") {
   CHECK(back->pinsvcapi.idle_timeout_ms == 7);
   CHECK(back->tags == c.tags);
   CHECK(back->log_level == "debug");
+  CHECK(back->log_format == "json");
   CHECK(back->replication_factor_max == 3);
 }
 
@@ -113,6 +115,7 @@ TEST_CASE("config: unknown sections, unknown fields and bad values are named") {
       {"/ipfs/ipfs_api", "", "unknown field \"ipfs.ipfs_api\""},
       {"/ipfs/api", "/ip4/1.2.3/tcp/5001", "ipfs.api"},
       {"/log/level", "loud", "log.level"},
+      {"/log/format", "xml", "log.format"},
       {"/restapi/listen", "/ip4/0.0.0.0/tcp/9094", "restapi.basic_auth_credentials"},
       {"/pinsvcapi/ssl_cert_file", "/etc/cert.pem", "pinsvcapi.ssl_key_file"},
       {"/pinning/replication_factor_min", 3, "replication_factor_min"},

@@ -136,7 +136,7 @@ struct Net {
             std::optional<Identity> id = std::nullopt) {
     auto log = std::make_shared<Log>();
     static const bool verbose = std::getenv("TRELLIS_TEST_LOG") != nullptr;
-    o.log = [log](const std::string& line) {
+    o.log = [log](LogLevel, const std::string& line) {
       log->push_back(line);
       if (verbose) std::cerr << "  [node] " << line << "\n";
     };
