@@ -164,4 +164,50 @@ Result<size_t> PinningAgent::maintain() {
   return todo.size();
 }
 
+Result<size_t> PinningAgent::remove_peer(const net::PeerId& peer) {
+  const std::string removed = peer.to_string();
+  monitor_.forget(removed);
+  node_.forget(peer);
+  auto cands = monitor_.candidates(Clock::now());
+  size_t written = 0;
+  Batch batch;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::ok();
+    auto cid = replica_.commit(batch);
+    if (!cid) return cid.status();
+    announce_();
+    batch = Batch();
+    return Status::ok();
+  };
+  auto without = [&](std::vector<std::string> v) {
+    v.erase(std::remove(v.begin(), v.end(), removed), v.end());
+    return v;
+  };
+  Status st = Status::ok();
+  TRELLIS_TRY(pins_.scan([&](const Pin& pin) {
+    if (std::find(pin.allocations.begin(), pin.allocations.end(), removed) == pin.allocations.end())
+      return true;
+    Pin next = pin;
+    next.allocations = without(pin.allocations);
+    next.user_allocations = without(pin.user_allocations);
+    AllocationRequest req{pin.replication_factor_min, pin.replication_factor_max,
+                          next.user_allocations, next.allocations};
+    if (auto chosen = allocate(req, cands, opts_.allocator)) {
+      next.allocations = std::move(*chosen);
+    } else if (log_) {
+      log_(LogLevel::warn, pin.cid.to_string() + " keeps " + std::to_string(next.allocations.size()) +
+                               " allocations: " + chosen.status().message());
+    }
+    if (next.allocations.empty()) return true;  // nowhere to go: left as it is
+    st = batch.put(pin_key(pin.cid), encode_pin(next));
+    if (st && ++written % kMaxWritesPerPass == 0) st = flush();
+    return st.is_ok();
+  }));
+  TRELLIS_TRY(st);
+  TRELLIS_TRY(flush());
+  if (log_)
+    log_(LogLevel::info, "removed peer " + removed + "; re-allocated " + std::to_string(written) + " pins");
+  return written;
+}
+
 }  // namespace trellis

@@ -48,6 +48,11 @@ class PinningAgent {
   const pinning::AllocatorOptions& allocator() const { return opts_.allocator; }
   // Runs one maintenance pass now; returns the number of pins written.
   Result<size_t> maintain();
+  // An operator removed `peer` (DELETE /peers/{id}): forgets its metrics,
+  // disconnects it, and re-allocates every pin allocated to it among the
+  // remaining candidates (this peer writes them, whoever is responsible).
+  // Returns the number of pins re-allocated.
+  Result<size_t> remove_peer(const net::PeerId& peer);
 
  private:
   net::awaitable<void> inform_loop();

@@ -94,6 +94,8 @@ net::awaitable<void> RestApi::route(http::Request& req, http::Responder& r) {
     for (auto& id : ids)
       if (!co_await r.item(id.dump())) co_return;
     co_await r.end_ok();
+  } else if (is("DELETE", {"peers", "*"})) {
+    co_await remove_peer(parts[1], r);
   } else if (is("GET", {"health", "graph"})) {
     auto ids = co_await cluster_ids(service_);
     json names = json::object(), links = json::object(), trust = json::object(),
@@ -145,6 +147,30 @@ net::awaitable<void> RestApi::route(http::Request& req, http::Responder& r) {
     co_await r.error(404, "not found: " + req.method + " " + req.path +
                               " (see docs/rest-api.md for the routes)");
   }
+}
+
+// DELETE /peers/{id}: IPFS Cluster's "peer rm" in CRDT mode. The peer is
+// forgotten (metrics, connection, peer store) and its pins re-allocated;
+// if it is still running it comes back when it next connects.
+net::awaitable<void> RestApi::remove_peer(std::string id, http::Responder& r) {
+  auto peer = net::PeerId::parse(id);
+  if (!peer) co_return co_await r.error(400, "error decoding peer ID: " + peer.status().message());
+  net::Node& node = service_.node();
+  if (*peer == node.id())
+    co_return co_await r.error(400, id + " is the peer answering this request: stop trellisd on it, "
+                                         "then remove it from another peer");
+  PinningAgent* agent = service_.agent();
+  bool known = node.is_connected(*peer) || node.peerstore().find(*peer) != nullptr ||
+               (agent && agent->monitor().known(id));
+  if (!known)
+    co_return co_await r.error(404, "peer " + id + " is not part of the cluster (GET /peers lists them)");
+  if (!agent) {
+    node.forget(*peer);
+    co_return co_await r.end_ok();
+  }
+  auto moved = agent->remove_peer(*peer);
+  if (!moved) co_return co_await r.error(500, "removing " + id + ": " + moved.status().message());
+  co_await r.end_ok();  // 204, as IPFS Cluster answers
 }
 
 }  // namespace trellis

@@ -19,6 +19,7 @@ class RestApi : public HttpApi {
  private:
   net::awaitable<void> handle(http::Request& req, http::Responder& r) override;
   net::awaitable<void> route(http::Request& req, http::Responder& r);
+  net::awaitable<void> remove_peer(std::string id, http::Responder& r);
   // daemon/rest_pins.cc
   net::awaitable<void> pin_routes(http::Request& req, http::Responder& r,
                                   const std::vector<std::string>& parts);

@@ -297,6 +297,15 @@ void Node::on_closed(const std::shared_ptr<Connection>& c, const Status& why) {
   if (peer_fn_) peer_fn_(c->remote(), false);
 }
 
+void Node::forget(const PeerId& p) {
+  if (auto it = conns_.find(p); it != conns_.end()) {
+    std::shared_ptr<Connection> c = it->second->conn;
+    c->close(Status(Code::denied, "removed from the cluster"));
+  }
+  if (peers_.forget(p)) save_peers();
+  log(LogLevel::info, "forgot peer " + p.to_string());
+}
+
 void Node::on_message(const std::shared_ptr<Connection>& c, Message&& m) {
   auto it = conns_.find(c->remote());
   if (it == conns_.end() || it->second->conn != c) return;

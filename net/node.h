@@ -119,6 +119,9 @@ class Node : public ConnectionHandler {
   const PeerStore& peerstore() const { return peers_; }
   // Dials an address (with /p2p/) now, outside the backoff schedule.
   void dial(const Multiaddr& addr);
+  // Closes the connection to `p` and drops it from the peer store (it is
+  // no longer dialed). A peer that is still running may connect again.
+  void forget(const PeerId& p);
   const NodeCounters& counters() const { return counters_; }
   bool trusted(const PeerId& p) const { return !opts_.trusted || opts_.trusted(p); }
 

@@ -77,6 +77,8 @@ class Monitor {
   std::vector<std::string> peers() const;  // every peer heard from
   std::vector<std::string> names() const;  // every metric name heard, sorted
   bool known(const std::string& peer) const { return peers_.count(peer) > 0; }
+  // Drops everything heard from `peer` (until it publishes again).
+  void forget(const std::string& peer) { peers_.erase(peer); }
   // The window of values of one metric (oldest first); empty when unknown.
   std::vector<Reading> history(const std::string& peer, const std::string& name) const;
   // The latest unexpired reading of every metric called `name`, by peer.

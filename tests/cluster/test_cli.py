@@ -117,6 +117,9 @@ def real_peer_checks(cli, url, ipfs_api):
 
     r = cli.run("peers", "ls", "--json")
     check("peers ls --json", r[0] == 0 and pid in [p["id"] for p in json_lines(r[1])], describe(r))
+    r = cli.run("peers", "rm", pid)
+    check("peers rm of the answering peer: exit 1, says what to do",
+          r[0] == 1 and "stop trellisd on it" in r[2], describe(r))
 
     cid = ipfs_add(ipfs_api, os.urandom(20000))
     r = cli.run("pin", "add", cid, "--name", "test cli", "--replication", "1",

@@ -10,6 +10,7 @@ Cases:
           POST /pins/{cid} with options (both spellings of the replication
           factors), GET /pins global and local with filters, recover,
           DELETE, /health, /health/graph, /health/alerts, /monitor/metrics,
+          DELETE /peers/{id} (a stopped peer's pins move to the others),
           Prometheus /metrics (checked with promtool);
           and the errors: bad CIDs, bad options, unknown pins and routes.
   clients the published JavaScript clients against the cluster, as their
@@ -234,6 +235,30 @@ def case_routes(binary):
         assert gone["cid"] == cids[0], gone
         wait(lambda: (not s.pinned_on(cids[0]), s.pinned_on(cids[0])), 60,
              "the unpinned CID leaves every daemon")
+
+        # DELETE /peers/{id}: a stopped peer is removed and its pins move.
+        p2 = s.peers[2]
+        on2 = expect(call(p0, "POST", "/pins/%s?replication=1&user-allocations=%s"
+                          % (cids[0], p2.id)), 200, "pin allocated to peer 2").json()
+        assert on2["allocations"] == [p2.id], on2
+        error_says(call(p0, "DELETE", "/peers/notapeer"), 400, "peer ID", "bad peer ID")
+        error_says(call(p0, "DELETE", "/peers/%s" % p0.id), 400, "stop trellisd on it", "self")
+        stranger = os.path.join(s.root, "stranger")
+        subprocess.run([binary, "init", "--dir", stranger], check=True, stdout=subprocess.DEVNULL)
+        stranger_id = subprocess.run([binary, "id", "--dir", stranger], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+        error_says(call(p0, "DELETE", "/peers/%s" % stranger_id), 404, "not part of the cluster",
+                   "unknown peer")
+        p2.kill()
+        expect(call(p0, "DELETE", "/peers/%s" % p2.id), 204, "DELETE /peers/{id}")
+        moved = expect(call(p0, "GET", "/allocations/%s" % cids[0]), 200, "moved").json()
+        assert len(moved["allocations"]) == 1 and p2.id not in moved["allocations"], moved
+        assert p2.id not in moved["user_allocations"], moved
+        pings = expect(call(p0, "GET", "/monitor/metrics/ping"), 200, "pings").json()
+        assert p2.id not in {m["peer"] for m in pings}, pings
+        target = s.index_of[moved["allocations"][0]]
+        wait(lambda: (target in s.pinned_on(cids[0]), s.pinned_on(cids[0])), 60,
+             "the re-allocated pin is pinned on its new peer")
         log("routes: ok")
 
 
