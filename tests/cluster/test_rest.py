@@ -23,6 +23,9 @@ Cases:
           a byte at a time (cut off at read_header_timeout) while the API keeps
           answering.
   cli     the `trellis` CLI (tests/cluster/test_cli.py) against one peer.
+  tls     the REST API with ssl_cert_file/ssl_key_file: a client that checks
+          the certificate gets /id, a pin, a stream, keep-alive; plain HTTP
+          on the TLS port gets no answer and does no harm.
   auth    a peer with basic_auth_credentials: 401 without or with wrong
           credentials (with IPFS Cluster's WWW-Authenticate headers), Basic
           works, POST /token gives a JWT that works as a Bearer token, a
@@ -38,6 +41,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -262,6 +266,51 @@ def case_routes(binary):
         log("routes: ok")
 
 
+def case_tls(binary):
+    with PinningSetup(binary, 1, config=CONFIG, name="rest-tls") as s:
+        p = s.peers[0]
+        cert, key = os.path.join(s.root, "cert.pem"), os.path.join(s.root, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        path = os.path.join(p.dir, "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["restapi"].update({"ssl_cert_file": cert, "ssl_key_file": key})
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        s.start()
+        host, port = p.rest[len("http://"):].split(":")
+        ctx = ssl.create_default_context(cafile=cert)  # verifies the certificate and the IP
+        c = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=30)
+        c.request("GET", "/id")
+        r = c.getresponse()
+        info = json.loads(r.read())
+        assert r.status == 200 and info["id"] == p.id, (r.status, info)
+        cid = s.add_content(1)[0]
+        c.request("POST", "/pins/%s?replication=-1" % cid)  # same connection: keep-alive
+        r = c.getresponse()
+        assert r.status == 200 and json.loads(r.read())["cid"] == cid, r.status
+        c.request("GET", "/allocations")
+        r = c.getresponse()
+        lines = r.read().decode().splitlines()
+        assert r.status == 200 and r.getheader("X-Chunked-Output") == "1", r.getheaders()
+        assert [json.loads(line)["cid"] for line in lines] == [cid], lines
+        c.close()
+        # Plain HTTP on the TLS port gets no HTTP answer; TLS keeps working.
+        try:
+            plain = call(p, "GET", "/id")
+            assert plain.status != 200, plain.body
+        except (OSError, http.client.HTTPException):
+            pass
+        c = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=30)
+        c.request("GET", "/version")
+        assert c.getresponse().status == 200
+        c.close()
+        log("tls: ok")
+
+
 def case_auth(binary):
     creds = {"restapi_user": "s3cret"}
     with PinningSetup(binary, 1, config=CONFIG, name="rest-auth") as s:
@@ -434,7 +483,7 @@ def case_cli(binary):
 
 
 CASES = {"cli": case_cli, "routes": case_routes, "auth": case_auth, "clients": case_clients,
-         "limits": case_limits}
+         "limits": case_limits, "tls": case_tls}
 
 
 def main():
