@@ -25,7 +25,9 @@ Cases:
   cli     the `trellis` CLI (tests/cluster/test_cli.py) against one peer.
   tls     the REST API with ssl_cert_file/ssl_key_file: a client that checks
           the certificate gets /id, a pin, a stream, keep-alive; plain HTTP
-          on the TLS port gets no answer and does no harm.
+          on the TLS port gets no answer and does no harm; the trellis CLI
+          over https:// checks the certificate (SSL_CERT_FILE) or not
+          (--no-check-certificate).
   auth    a peer with basic_auth_credentials: 401 without or with wrong
           credentials (with IPFS Cluster's WWW-Authenticate headers), Basic
           works, POST /token gives a JWT that works as a Bearer token, a
@@ -308,6 +310,20 @@ def case_tls(binary):
         c.request("GET", "/version")
         assert c.getresponse().status == 200
         c.close()
+        # The trellis CLI over HTTPS: verified with SSL_CERT_FILE, refused
+        # without it (exit 3, with the way out), or told not to check.
+        cli = os.environ.get("TRELLIS_CLI") or os.path.join(
+            os.path.dirname(os.path.dirname(binary)), "tools", "cli", "trellis")
+        url = "https://%s:%s" % (host, port)
+        env = dict(os.environ, SSL_CERT_FILE=cert)
+        r = subprocess.run([cli, "--host", url, "id"], env=env, capture_output=True, text=True)
+        assert r.returncode == 0 and p.id in r.stdout, r
+        env.pop("SSL_CERT_FILE")
+        r = subprocess.run([cli, "--host", url, "id"], env=env, capture_output=True, text=True)
+        assert r.returncode == 3 and "--no-check-certificate" in r.stderr, r
+        r = subprocess.run([cli, "--host", url, "--no-check-certificate", "pin", "ls"], env=env,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and cid in r.stdout, r
         log("tls: ok")
 
 

@@ -6,8 +6,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <limits>
 #include <utility>  // before Asio: see TOOLCHAIN.md
 
@@ -19,6 +21,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
 
 namespace {
 
@@ -50,11 +53,11 @@ struct Outcome {
 
 class Exchange {
  public:
-  Exchange(const Host& h, std::chrono::milliseconds timeout) : host_(h), timeout_(timeout) {}
+  Exchange(const Host& h, std::chrono::milliseconds timeout, bool check_certificate)
+      : host_(h), timeout_(timeout), check_certificate_(check_certificate) {}
 
   Outcome send(const std::string& method, const std::string& target,
                const std::string& authorization, const LineSink& sink) {
-    const bool repeatable = method == "GET";
     tcp::resolver resolver(ioc_);
     beast::error_code ec;
     auto endpoints = resolver.resolve(host_.host, host_.port, ec);
@@ -62,6 +65,31 @@ class Exchange {
     stream_.expires_after(timeout_);
     ec = run(ioc_, [&](auto done) { stream_.async_connect(endpoints, done); });
     if (ec) return {{}, "cannot connect to " + host_.text + ": " + describe(ec), true};
+    if (!host_.tls) return exchange(stream_, method, target, authorization, sink);
+
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.set_default_verify_paths();  // honours SSL_CERT_FILE and SSL_CERT_DIR
+    ctx.set_verify_mode(check_certificate_ ? ssl::verify_peer : ssl::verify_none);
+    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream_), ctx);
+    if (!SSL_set_tlsext_host_name(tls.native_handle(), host_.host.c_str()))
+      return {{}, "cannot set the TLS server name " + host_.host, true};
+    if (check_certificate_) tls.set_verify_callback(ssl::host_name_verification(host_.host));
+    beast::get_lowest_layer(tls).expires_after(timeout_);
+    ec = run(ioc_, [&](auto done) { tls.async_handshake(ssl::stream_base::client, done); });
+    if (ec) {
+      std::string hint = check_certificate_ ? " (--no-check-certificate skips the check)" : "";
+      return {{}, "TLS handshake with " + host_.text + " failed: " + describe(ec) + hint, true};
+    }
+    return exchange(tls, method, target, authorization, sink);
+  }
+
+ private:
+  template <class Stream>
+  Outcome exchange(Stream& stream, const std::string& method, const std::string& target,
+                   const std::string& authorization, const LineSink& sink) {
+    const bool repeatable = method == "GET";
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code ec;
 
     http::request<http::empty_body> req{http::string_to_verb(method), host_.prefix + target, 11};
     req.set(http::field::host, host_.host + ":" + host_.port);
@@ -69,8 +97,8 @@ class Exchange {
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
     if (method != "GET") req.content_length(0);
     req.keep_alive(false);
-    stream_.expires_after(timeout_);
-    ec = run(ioc_, [&](auto done) { http::async_write(stream_, req, done); });
+    lowest.expires_after(timeout_);
+    ec = run(ioc_, [&](auto done) { http::async_write(stream, req, done); });
     if (ec) return {{}, "cannot send to " + host_.text + ": " + describe(ec), repeatable};
 
     http::response_parser<http::string_body> p;
@@ -93,8 +121,8 @@ class Exchange {
     };
     p.on_chunk_body(on_chunk);
 
-    stream_.expires_after(timeout_);
-    ec = run(ioc_, [&](auto done) { http::async_read_header(stream_, buffer_, p, done); });
+    lowest.expires_after(timeout_);
+    ec = run(ioc_, [&](auto done) { http::async_read_header(stream, buffer_, p, done); });
     if (ec) return {{}, "no answer from " + host_.text + ": " + describe(ec), repeatable};
 
     Response res;
@@ -118,8 +146,8 @@ class Exchange {
       }
     };
     while (!p.is_done()) {
-      stream_.expires_after(timeout_);
-      ec = run(ioc_, [&](auto done) { http::async_read_some(stream_, buffer_, p, done); });
+      lowest.expires_after(timeout_);
+      ec = run(ioc_, [&](auto done) { http::async_read_some(stream, buffer_, p, done); });
       if (ec == http::error::end_of_stream && p.is_done()) break;
       if (too_big || ec == http::error::body_limit)
         fail(kApiError, "the response from " + host_.text + " exceeds the CLI's size caps");
@@ -146,13 +174,13 @@ class Exchange {
       res.stream_error += (res.stream_error.empty() ? "" : "; ") + std::string(it->value());
     }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return {std::move(res), "", false};
   }
 
- private:
   const Host& host_;
   std::chrono::milliseconds timeout_;
+  bool check_certificate_;
   asio::io_context ioc_;
   beast::tcp_stream stream_{ioc_};
   beast::flat_buffer buffer_;
@@ -177,7 +205,7 @@ Host parse_host(const std::string& text) {
   h.text = text;
   auto bad = [&](const std::string& why) -> Host {
     fail(kUsage,
-         "--host " + text + ": " + why + " (expected http://HOST:PORT or /ip4/HOST/tcp/PORT)");
+         "--host " + text + ": " + why + " (expected http[s]://HOST:PORT or /ip4/HOST/tcp/PORT)");
   };
   if (text.starts_with("/")) {  // multiaddr
     std::vector<std::string> parts;
@@ -198,11 +226,15 @@ Host parse_host(const std::string& text) {
     return h;
   }
   std::string rest = text;
-  if (rest.starts_with("https://")) return bad("https is not supported by this build");
-  if (rest.starts_with("http://"))
+  const char* default_port = "80";
+  if (rest.starts_with("https://")) {
+    h.tls = true;
+    default_port = "443";
+    rest = rest.substr(8);
+  } else if (rest.starts_with("http://")) {
     rest = rest.substr(7);
-  else if (rest.find("://") != std::string::npos)
-    return bad("unsupported scheme");
+  }
+  if (rest.find("://") != std::string::npos) return bad("unsupported scheme");
   size_t slash = rest.find('/');
   if (slash != std::string::npos) {
     h.prefix = rest.substr(slash);
@@ -214,21 +246,21 @@ Host parse_host(const std::string& text) {
     if (close == std::string::npos) return bad("unclosed [");
     h.host = rest.substr(1, close - 1);
     rest = rest.substr(close + 1);
-    h.port = rest.starts_with(":") ? rest.substr(1) : "80";
+    h.port = rest.starts_with(":") ? rest.substr(1) : default_port;
   } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
     h.host = rest.substr(0, colon);
     h.port = rest.substr(colon + 1);
   } else {
     h.host = rest;
-    h.port = "80";
+    h.port = default_port;
   }
   if (h.host.empty() || !all_digits(h.port)) return bad("bad host or port");
   return h;
 }
 
 Client::Client(std::vector<Host> hosts, std::optional<std::string> basic_auth,
-               std::chrono::milliseconds timeout)
-    : hosts_(std::move(hosts)), timeout_(timeout) {
+               std::chrono::milliseconds timeout, bool check_certificate)
+    : hosts_(std::move(hosts)), timeout_(timeout), check_certificate_(check_certificate) {
   if (basic_auth) authorization_ = "Basic " + base64(*basic_auth);
 }
 
@@ -237,7 +269,7 @@ Response Client::request(const std::string& method, const std::string& target,
   std::string errors;
   for (size_t n = 0; n < hosts_.size(); ++n) {
     size_t i = (current_ + n) % hosts_.size();
-    Exchange x(hosts_[i], timeout_);
+    Exchange x(hosts_[i], timeout_, check_certificate_);
     Outcome o = x.send(method, target, authorization_, sink);
     if (o.response) {
       current_ = i;

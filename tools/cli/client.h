@@ -24,10 +24,11 @@ struct Host {
   std::string host;
   std::string port;
   std::string prefix;  // path prefix, "" or "/something"
+  bool tls = false;    // https://
 };
 
-// "http://H:P[/prefix]", "H:P", "/ip4/H/tcp/P", "/ip6/H/tcp/P", "/dns[4|6]/H/tcp/P".
-// https is refused (this build has no TLS). Throws a usage error.
+// "http[s]://H:P[/prefix]", "H:P", "/ip4/H/tcp/P", "/ip6/H/tcp/P",
+// "/dns[4|6]/H/tcp/P". Throws a usage error.
 Host parse_host(const std::string& text);
 
 struct Response {
@@ -45,8 +46,11 @@ inline constexpr size_t kMaxLineBytes = 16u << 20;
 
 class Client {
  public:
+  // HTTPS hosts are verified against the system's CA certificates (or the
+  // file in SSL_CERT_FILE) and the host name or IP, unless check_certificate
+  // is false.
   Client(std::vector<Host> hosts, std::optional<std::string> basic_auth,
-         std::chrono::milliseconds timeout);
+         std::chrono::milliseconds timeout, bool check_certificate = true);
 
   // Sends METHOD prefix+target. With a sink, a 2xx body is delivered line by
   // line (and Response::body stays empty); error bodies are always buffered.
@@ -58,6 +62,7 @@ class Client {
   std::vector<Host> hosts_;
   std::string authorization_;  // "" or "Basic …"
   std::chrono::milliseconds timeout_;
+  bool check_certificate_;
   size_t current_ = 0;
 };
 

@@ -24,14 +24,18 @@ struct Command {
 
 const std::vector<OptionSpec> kGlobal = {{"host", true, true},   {"basic-auth", true, false},
                                          {"json", false, false}, {"timeout", true, false},
+                                         {"no-check-certificate", false, false},
                                          {"help", false, false}, {"version", false, false}};
 
 const char* const kGlobalHelp = R"(Global options (before or after the command):
-  --host URL             a peer's REST API: http://HOST:PORT or /ip4/HOST/tcp/PORT
-                         (default http://127.0.0.1:9094). Give it several times
+  --host URL             a peer's REST API: http://HOST:PORT, https://HOST:PORT or
+                         /ip4/HOST/tcp/PORT (default http://127.0.0.1:9094). HTTPS
+                         certificates are checked against the system CAs, or
+                         the file in SSL_CERT_FILE. Give it several times
                          to fail over: hosts are tried in order and the next is
                          used when one cannot be reached.
   --basic-auth USER:PW   HTTP Basic credentials (restapi.basic_auth_credentials)
+  --no-check-certificate accept any HTTPS certificate (self-signed, wrong name)
   --json                 print the API's JSON as is; lists one object per line
   --timeout D            give up on a host silent for D per step (connect, send,
                          each read; default 30s, 0 = never). D like 500ms, 30s, 2m
@@ -291,7 +295,7 @@ int run(const std::vector<std::string>& args) {
   if (auth && auth->find(':') == std::string::npos)
     fail(kUsage, "--basic-auth: expected USER:PASSWORD");
 
-  Client client(std::move(hosts), auth, timeout);
+  Client client(std::move(hosts), auth, timeout, !p.has("no-check-certificate"));
   Context cx{client, p, p.has("json")};
   return cmd->run(cx);
 }
