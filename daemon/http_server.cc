@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "pinning/api_input.h"
+
 namespace trellis::http {
 
 namespace asio = net::asio;
@@ -45,57 +47,6 @@ net::awaitable<void> Responder::end_ok() {
   std::string none;
   co_await end(std::move(none), 500);
 }
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus` turns '+' into a space (query strings).
-std::optional<std::string> decode(std::string_view s, bool plus) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(plus && s[i] == '+' ? ' ' : s[i]);
-    }
-  }
-  return out;
-}
-
-// Splits "/path?a=1&b=2" into a Request's path and query.
-bool parse_target(std::string_view target, Request& r) {
-  size_t q = target.find('?');
-  auto path = decode(target.substr(0, q), false);
-  if (!path) return false;
-  r.path = std::move(*path);
-  if (q == std::string_view::npos) return true;
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    size_t amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto k = decode(pair.substr(0, eq), true);
-    auto v = decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-    if (!k || !v) return false;
-    r.query.emplace_back(std::move(*k), std::move(*v));
-  }
-  return true;
-}
-
-}  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, ServerOptions o, Handler h)
@@ -278,9 +229,12 @@ awaitable<void> Server::Impl::session(Stream& stream, std::string remote) {
     req.content_type = std::string(msg[bh::field::content_type]);
     req.remote = remote;
     StreamResponder<Stream> r(stream, opts, msg.version(), msg.keep_alive());
-    if (!parse_target(std::string_view(msg.target().data(), msg.target().size()), req)) {
+    auto target = pinning::parse_target(std::string_view(msg.target().data(), msg.target().size()));
+    if (!target) {
       co_await r.error(400, "malformed percent-encoding in the request target");
     } else {
+      req.path = std::move(target->path);
+      req.query = std::move(target->query);
       req.body = std::move(msg.body());
       co_await handler(req, r);
     }

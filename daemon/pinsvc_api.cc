@@ -8,6 +8,7 @@
 #include "daemon/auth.h"
 #include "daemon/global_status.h"
 #include "daemon/service.h"
+#include "pinning/api_input.h"
 #include "pinning/rfc3339.h"
 
 namespace trellis {
@@ -17,7 +18,6 @@ using namespace pinning;
 
 namespace {
 
-constexpr size_t kMaxLimit = 1000;
 
 std::string failure(int status, const std::string& details) {
   const char* reason = status == 400   ? "BAD_REQUEST"
@@ -69,93 +69,12 @@ json pin_status(const json& g, const json& delegates) {
               {"info", json::object()}};
 }
 
-// A Pin object of the spec from a request body.
-Result<Pin> pin_of_body(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (!j.is_object()) return invalid("the body must be a JSON Pin object: {\"cid\": …}");
-  if (!j["cid"].is_string()) return invalid("pin.cid is missing");
-  auto cid = Cid::parse(j["cid"].get<std::string>());
-  if (!cid) return invalid("pin.cid: " + cid.status().message());
-  Pin p;
-  p.cid = *cid;
-  if (j.contains("name")) {
-    if (!j["name"].is_string() || j["name"].get<std::string>().size() > 255)
-      return invalid("pin.name must be a string of at most 255 characters");
-    p.name = j["name"].get<std::string>();
-  }
-  if (j.contains("origins")) {
-    if (!j["origins"].is_array() || j["origins"].size() > 20)
-      return invalid("pin.origins must be a list of at most 20 multiaddrs");
-    for (const auto& o : j["origins"]) {
-      if (!o.is_string()) return invalid("pin.origins must hold strings");
-      p.origins.push_back(o.get<std::string>());
-    }
-  }
-  if (j.contains("meta")) {
-    if (!j["meta"].is_object()) return invalid("pin.meta must be an object of strings");
-    for (const auto& [k, v] : j["meta"].items()) {
-      if (!v.is_string()) return invalid("pin.meta." + k + " must be a string");
-      p.metadata[k] = v.get<std::string>();
-    }
-  }
-  return p;
-}
-
-struct Query {
-  std::vector<std::string> cids, statuses;
-  std::string name, match = "exact";
-  int64_t before = 0, after = 0;
-  size_t limit = 10;
-  std::map<std::string, std::string> meta;
-};
-
-Result<Query> parse_query(const http::Request& req) {
-  Query q;
-  for (const auto& [k, v] : req.query) {
-    if (k == "cid") {
-      for (auto& c : split_commas(v)) q.cids.push_back(c);
-    } else if (k == "status") {
-      for (auto& s : split_commas(v)) {
-        if (s != "queued" && s != "pinning" && s != "pinned" && s != "failed")
-          return invalid("status \"" + s + "\" is not queued, pinning, pinned or failed");
-        q.statuses.push_back(s);
-      }
-    } else if (k == "name") {
-      q.name = v;
-    } else if (k == "match") {
-      if (v != "exact" && v != "iexact" && v != "partial" && v != "ipartial")
-        return invalid("match must be exact, iexact, partial or ipartial");
-      q.match = v;
-    } else if (k == "before" || k == "after") {
-      auto t = parse_rfc3339(v);
-      if (!t) return invalid(k + ": " + t.status().message());
-      (k == "before" ? q.before : q.after) = *t;
-    } else if (k == "limit") {
-      size_t n = 0;
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > kMaxLimit)
-        return invalid("limit must be 1 to 1000");
-      q.limit = n;
-    } else if (k == "meta") {
-      json m = json::parse(v, nullptr, false);
-      if (!m.is_object()) return invalid("meta must be a JSON object of strings");
-      for (const auto& [mk, mv] : m.items()) {
-        if (!mv.is_string()) return invalid("meta." + mk + " must be a string");
-        q.meta[mk] = mv.get<std::string>();
-      }
-    } else if (k.starts_with("meta[") && k.ends_with("]") && k.size() > 6) {
-      q.meta[k.substr(5, k.size() - 6)] = v;  // meta[key]=value, as clients send it
-    }
-  }
-  return q;
-}
-
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-bool name_matches(const Query& q, const std::string& name) {
+bool name_matches(const PinQuery& q, const std::string& name) {
   if (q.name.empty()) return true;
   if (q.match == "exact") return name == q.name;
   if (q.match == "iexact") return lower(name) == lower(q.name);
@@ -165,7 +84,7 @@ bool name_matches(const Query& q, const std::string& name) {
 
 // Whether a pin passes the query's filters; its status is checked when
 // given (the other filters first, before asking the peers).
-bool wanted(const Query& q, const Pin& p, const std::string& status) {
+bool wanted(const PinQuery& q, const Pin& p, const std::string& status) {
   if (!q.cids.empty() && std::find(q.cids.begin(), q.cids.end(), p.cid.to_string()) == q.cids.end())
     return false;
   if (!status.empty() && !q.statuses.empty() && std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
@@ -269,7 +188,7 @@ net::awaitable<json> PinSvcApi::ipfs_addresses() {
 // `limit` are kept (a bounded heap, whatever the pinset's size) and returned
 // newest first.
 net::awaitable<void> PinSvcApi::list(http::Request& req, http::Responder& r) {
-  auto q = parse_query(req);
+  auto q = parse_pin_query(req.query);
   if (!q) co_return co_await fail(r, 400, q.status().message());
   json delegates = co_await ipfs_addresses();
   using Entry = std::pair<int64_t, json>;  // created, PinStatus
