@@ -86,6 +86,8 @@ double current_rss_mb();  // VmRSS
 // The peak over the whole process so far, across resets (resetting VmHWM
 // also resets getrusage's ru_maxrss, so the peaks seen are remembered).
 double process_peak_rss_mb();
+// CPU seconds this process has used (user + system): a client side's cost.
+double process_cpu_seconds();
 
 // Bytes this process handed to write(2)/pwrite(2) so far (/proc/self/io
 // wchar): what LMDB wrote, before the page cache; 0 where unavailable.

@@ -2,8 +2,9 @@
 
 #include "tools/bench/http_load.h"
 
+#include "tools/bench/common.h"
+
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/beast/core.hpp>
@@ -20,15 +21,6 @@ namespace asio = net::asio;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kRequestLimit = std::chrono::seconds(60);
-
-double cpu_now() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto tv = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return tv(ru.ru_utime) + tv(ru.ru_stime);
-}
 
 net::tcp::endpoint loopback(uint16_t port) {
   return net::tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port);
@@ -167,9 +159,9 @@ Result<LoadResult> run_load(const LoadPlan& plan) {
   asio::io_context io;
   size_t workers = std::max<size_t>(1, plan.concurrency);
   for (size_t w = 0; w < workers; ++w) asio::co_spawn(io, load_worker(&l), asio::detached);
-  double cpu0 = cpu_now();
+  double cpu0 = process_cpu_seconds();
   io.run_for(plan.limit);
-  l.out.cpu_seconds = cpu_now() - cpu0;
+  l.out.cpu_seconds = process_cpu_seconds() - cpu0;
   if (l.workers_done < workers)
     return Status(Code::unavailable,
                   fmt::format("the load did not finish in {} s ({} of {} answered)",

@@ -19,7 +19,6 @@
 #include "net/asio.h"  // first: Boost 1.74 needs <utility> before Asio
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/beast/core.hpp>
@@ -71,16 +70,6 @@ std::optional<T> run_on(net::asio::io_context& io, net::awaitable<T> aw,
     io.run_one_for(100ms);
   }
   return out;
-}
-
-// CPU seconds this process has used (user + system): the client side's cost.
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto tv = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
 Status timed_out(const std::string& what) {
@@ -253,11 +242,11 @@ Result<LoopRun> bare_loop(uint16_t port, const std::vector<Cid>& cids, bool same
   BareClient client(port);
   TRELLIS_TRY(client.connect());
   Stopwatch sw;
-  double cpu0 = cpu_seconds();
+  double cpu0 = process_cpu_seconds();
   sw.start();
   for (const auto& t : targets) TRELLIS_TRY(client.pin(t));
   sw.stop();
-  return LoopRun{sw.seconds(), cpu_seconds() - cpu0, client.connects()};
+  return LoopRun{sw.seconds(), process_cpu_seconds() - cpu0, client.connects()};
 }
 
 // ---- the tracker ----
@@ -307,7 +296,7 @@ Result<TrackerRun> tracker_once(const Options& o, uint16_t port, size_t concurre
 
   TrackerRun out;
   Status failed;
-  double cpu0 = cpu_seconds();
+  double cpu0 = process_cpu_seconds();
   auto t0 = Clock::now();
   auto head = (*rep)->commit(batch);
   out.commit_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -334,7 +323,7 @@ Result<TrackerRun> tracker_once(const Options& o, uint16_t port, size_t concurre
     }
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  out.cpu_seconds = cpu_seconds() - cpu0;
+  out.cpu_seconds = process_cpu_seconds() - cpu0;
   hooked = nullptr;
   tracker->stop();
   io.run_for(200ms);
