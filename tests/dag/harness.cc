@@ -57,6 +57,10 @@ Run shell(const std::string& command) {
   return run;
 }
 
+std::string describe(const Run& r) {
+  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
 Run dag(const std::vector<std::string>& args) {
   std::string cmd = shell_quote(TRELLIS_DAG_BIN);
   for (const auto& a : args) cmd += " " + shell_quote(a);
@@ -121,6 +125,22 @@ std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::set<std::string> stored_blocks(const Replica& r) {
+  std::set<std::string> out;
+  REQUIRE(r.store()
+              .read([&](const Txn& t) {
+                Cursor c(t, r.store().dbs().blocks);
+                for (bool ok = c.first(); ok; ok = c.next()) {
+                  auto cid = Cid::from_bytes(c.key());
+                  REQUIRE(cid.is_ok());
+                  out.insert(cid->to_string());
+                }
+                return Status::ok();
+              })
+              .is_ok());
   return out;
 }
 

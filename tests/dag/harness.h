@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct Run {
   std::string out, err;
 };
 
+// A run's output, for failure messages.
+std::string describe(const Run& r);
+
 // Runs trellis-dag with `args` (no shell interpretation of their content);
 // stdin is /dev/null.
 Run dag(const std::vector<std::string>& args);
@@ -44,6 +48,8 @@ void sync(Replica& src, Replica& dst);
 // The live key → value map via Replica::scan.
 std::map<std::string, std::string> contents(const Replica& r);
 std::vector<std::string> lines(const std::string& text);
+// The CIDs of every block stored (merged or not), as text.
+std::set<std::string> stored_blocks(const Replica& r);
 
 // A store with history: two replicas writing, removing and syncing. The
 // store at `dir` (replica "a") ends up with merged blocks, several of them

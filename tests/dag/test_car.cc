@@ -14,10 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string describe(const Run& r) {
-  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
 std::set<std::string> head_set(const std::string& heads_output) {
   std::set<std::string> out;
   for (const auto& line : lines(heads_output)) out.insert(line);

@@ -13,14 +13,6 @@ using namespace trellis;
 using namespace trellis::dagtest;
 using nlohmann::json;
 
-namespace {
-
-std::string describe(const Run& r) {
-  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
-}  // namespace
-
 TEST_CASE("info counts match the replica") {
   TempDir tmp;
   Built built = build_store(tmp.sub("a"), tmp.sub("b"));

@@ -14,10 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string describe(const Run& r) {
-  return "stdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
-
 std::unique_ptr<Store> open_store(const std::string& dir) {
   StoreOptions opts;
   opts.sync = false;

@@ -14,12 +14,13 @@ namespace trellis::dag {
 
 // Exit codes (documented in --help).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitProblems = 1;  // verify found problems, key/block not found
+inline constexpr int kExitProblems = 1;  // verify found problems, key/block not found, diff differs
 inline constexpr int kExitUsage = 2;     // bad command line
 inline constexpr int kExitStore = 3;     // store or file could not be read/written
 
 struct Context {
-  std::string store_dir;
+  std::string store_dir;  // holds data.mdb (DIR/state of a trellisd data directory)
+  std::string lock_file;  // what a writer locks: DIR/lock of trellisd, else writer.lock
   bool json = false;
 };
 
@@ -48,6 +49,7 @@ int cmd_verify(const Context& ctx, Args args);
 int cmd_dot(const Context& ctx, Args args);
 int cmd_export(const Context& ctx, Args args);
 int cmd_import(const Context& ctx, Args args);
+int cmd_diff(const Context& ctx, Args args);
 
 // Help text of one command ("" if unknown) and of the whole tool.
 std::string_view command_help(std::string_view command);

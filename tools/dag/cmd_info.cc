@@ -1,12 +1,12 @@
 // trellis-dag info, heads: summary counts of a store snapshot.
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <vector>
 
 #include "tools/dag/args.h"
 #include "tools/dag/cli.h"
 #include "tools/dag/live.h"
+#include "tools/dag/store_dir.h"
 #include "tools/dag/text.h"
 
 namespace trellis::dag {
@@ -26,17 +26,6 @@ Status read_heads(const Txn& txn, const Dbs& dbs, std::vector<Head>* out) {
     out->push_back({std::move(*cid), get_u64be(c.value())});
   }
   return Status::ok();
-}
-
-std::string human_size(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
 }
 
 constexpr size_t kHeadsShown = 10;
@@ -70,10 +59,7 @@ int cmd_info(const Context& ctx, Args args) {
   });
   if (!st) return store_error(st);
   size_t map_size = store->map_size();
-  struct stat sb {};
-  uint64_t file_size = 0;
-  if (stat((ctx.store_dir + "/data.mdb").c_str(), &sb) == 0)
-    file_size = static_cast<uint64_t>(sb.st_size);
+  const uint64_t file_size = store_file_size(ctx.store_dir);
 
   if (ctx.json) {
     json j;

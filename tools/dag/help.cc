@@ -73,6 +73,21 @@ constexpr CommandHelp kCommands[] = {
      "    labelled with its short CID, height and up to 3 keys; heads are bold,\n"
      "    blocks not merged dashed, missing links grey. --levels N keeps only\n"
      "    the top N heights. Render with: trellis-dag DIR dot | dot -Tsvg > dag.svg\n"},
+    {"diff",
+     "diff STORE_B [--all]\n"
+     "    Compares this store (A) with STORE_B (B), each part in key order and\n"
+     "    ending with its counts: heads and stored blocks only one of them holds\n"
+     "    (A|B CID HEIGHT), then live keys only one has (A|B KEY = VALUE) or with\n"
+     "    different values (≠ KEY: A VALUE, B VALUE). The last line says \"equal\"\n"
+     "    when both have the same live keys and values, else how many keys\n"
+     "    differ, and whether the heads are the same. At most 100 entries of each\n"
+     "    kind are listed unless --all is given. Walks the sorted tables of both\n"
+     "    stores in step, so memory stays small. --json prints one object per\n"
+     "    line, every entry: {\"diff\": \"head\"|\"block\", \"only_in\", \"cid\",\n"
+     "    \"height\"}, {\"diff\": \"key\", \"key\", \"only_in\" and \"value\", or\n"
+     "    \"value_a\" and \"value_b\"}, then {\"diff\": \"summary\", ...} with the\n"
+     "    counts, states_equal and heads_equal. Exit 0 when the states are\n"
+     "    equal, 1 when they differ.\n"},
     {"export",
      "export FILE\n"
      "    Writes a CARv1 archive whose roots are the current heads and whose\n"
@@ -104,16 +119,18 @@ void print_help() {
       "       trellis-dag [--json] --store STORE_DIR COMMAND [ARGS]\n"
       "       trellis-dag help [COMMAND]\n"
       "\n"
-      "STORE_DIR is the directory given to trellisd or trellis-bench sim --out (it\n"
-      "holds data.mdb). --json (accepted anywhere before --) prints JSON for info,\n"
-      "heads, show, walk, keys, get, verify, export and import; walk and keys print\n"
-      "one object per line.\n"
+      "STORE_DIR is a store directory (holding data.mdb, as given to trellis-bench\n"
+      "sim --out) or a trellisd data directory (its store, DIR/state, is read).\n"
+      "--json (accepted anywhere before --) prints JSON for info, heads, show, walk,\n"
+      "keys, get, verify, export, import and diff; walk, keys and diff print one\n"
+      "object per line.\n"
       "\n"
       "Commands:\n");
   for (const auto& c : kCommands) fmt::print("  {}\n", c.text);
   fmt::print(
-      "Exit codes: 0 ok; 1 verify found problems, or the key/block was not found;\n"
-      "2 usage error; 3 the store or a file could not be opened, read or written.\n");
+      "Exit codes: 0 ok; 1 verify found problems, the key/block was not found, or\n"
+      "diff found different states; 2 usage error; 3 the store or a file could not\n"
+      "be opened, read or written.\n");
 }
 
 }  // namespace trellis::dag

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/dag/cli.h"
+#include "tools/dag/store_dir.h"
 
 namespace trellis::dag {
 
@@ -21,7 +22,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"info", cmd_info},     {"heads", cmd_heads},   {"show", cmd_show},     {"walk", cmd_walk},
     {"keys", cmd_keys},     {"get", cmd_get},       {"verify", cmd_verify}, {"dot", cmd_dot},
-    {"export", cmd_export}, {"import", cmd_import},
+    {"export", cmd_export}, {"import", cmd_import}, {"diff", cmd_diff},
 };
 
 const Command* find_command(std::string_view name) {
@@ -102,6 +103,9 @@ int run(int argc, char** argv) {
     ctx.store_dir = positional[next++];
   }
   if (ctx.store_dir.empty()) return usage_error("", "STORE_DIR is empty");
+  StoreLocation where = locate_store(ctx.store_dir);
+  ctx.store_dir = where.store;
+  ctx.lock_file = where.lock_file;
   if (next >= positional.size()) {
     if (help) return help_command("");
     return usage_error(
@@ -147,7 +151,9 @@ std::unique_ptr<Store> open_read_only(const Context& ctx) {
   if (store) return std::move(*store);
   const Status& st = store.status();
   if (st.code() == Code::not_found)
-    error_line(st.message() + " — pass the directory given to trellisd/trellis-bench sim --out");
+    error_line(st.message() +
+               " — pass a store directory (trellis-bench sim --out) or a trellisd data "
+               "directory (holding state/)");
   else
     error_line("cannot open store " + ctx.store_dir + ": " + st.to_string());
   return nullptr;

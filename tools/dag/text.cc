@@ -94,6 +94,17 @@ std::string count_of(uint64_t n, std::string_view singular, std::string_view plu
   return fmt::format("{} {}", n, n == 1 ? singular : plural);
 }
 
+std::string human_size(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
 std::string short_cid(const Cid& cid) {
   std::string s = cid.to_string();
   constexpr size_t kTail = 10;

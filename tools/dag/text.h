@@ -29,6 +29,9 @@ std::string value_preview(ByteView v, size_t max_chars = 64);
 // "1 head", "2 heads".
 std::string count_of(uint64_t n, std::string_view singular, std::string_view plural);
 
+// "512 B", "1.5 MiB".
+std::string human_size(uint64_t bytes);
+
 // The tail of a CID's text form, enough to tell blocks apart in a drawing.
 std::string short_cid(const Cid& cid);
 
