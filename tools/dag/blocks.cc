@@ -1,5 +1,7 @@
 #include "tools/dag/blocks.h"
 
+#include <algorithm>
+
 namespace trellis::dag {
 
 const char* state_name(BlockState s) {
@@ -52,6 +54,13 @@ std::optional<std::string> want_peer(const Txn& txn, const Dbs& dbs, const Cid& 
   auto v = txn.get(dbs.wants, cid.view());
   if (!v) return std::nullopt;
   return std::string(as_chars(*v));
+}
+
+uint64_t max_head_height(const Txn& txn, const Dbs& dbs) {
+  uint64_t top = 0;
+  Cursor c(txn, dbs.heads);
+  for (bool ok = c.first(); ok; ok = c.next()) top = std::max(top, get_u64be(c.value()));
+  return top;
 }
 
 Result<Block> load_block(const Txn& txn, const Dbs& dbs, const Cid& cid) {

@@ -33,6 +33,9 @@ std::optional<uint64_t> pending_count(const Txn& txn, const Dbs& dbs, const Cid&
 // The peer hint of a want ("" when unknown), if the block is wanted.
 std::optional<std::string> want_peer(const Txn& txn, const Dbs& dbs, const Cid& cid);
 
+// The greatest height among the heads (0 when there are none).
+uint64_t max_head_height(const Txn& txn, const Dbs& dbs);
+
 // Decodes a stored block; not_found if it is not stored.
 Result<Block> load_block(const Txn& txn, const Dbs& dbs, const Cid& cid);
 

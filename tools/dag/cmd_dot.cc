@@ -1,8 +1,6 @@
 // trellis-dag dot: the DAG as Graphviz DOT, streamed from one snapshot.
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "tools/dag/args.h"
 #include "tools/dag/blocks.h"
 #include "tools/dag/cli.h"
@@ -67,9 +65,7 @@ int cmd_dot(const Context& ctx, Args args) {
     // Blocks at or above `cutoff` are drawn.
     uint64_t cutoff = 0;
     if (levels) {
-      uint64_t top = 0;
-      Cursor c(txn, d.heads);
-      for (bool ok = c.first(); ok; ok = c.next()) top = std::max(top, get_u64be(c.value()));
+      uint64_t top = max_head_height(txn, d);
       cutoff = top >= *levels ? top - *levels + 1 : 0;
     }
     // The height of a link, to decide whether its edge is drawn.

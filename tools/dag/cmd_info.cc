@@ -5,7 +5,7 @@
 
 #include "tools/dag/args.h"
 #include "tools/dag/cli.h"
-#include "tools/dag/live.h"
+#include "tools/dag/counts.h"
 #include "tools/dag/store_dir.h"
 #include "tools/dag/text.h"
 
@@ -38,24 +38,13 @@ int cmd_info(const Context& ctx, Args args) {
   if (!store) return kExitStore;
   const Dbs& d = store->dbs();
   std::vector<Head> heads;
-  uint64_t max_height = 0;
-  size_t blocks = 0, merged = 0, pending = 0, wants = 0, ready = 0, staged = 0, elements = 0,
-         tombstones = 0;
-  size_t keys = 0;
+  StoreCounts n;
   Status st = store->read([&](const Txn& txn) {
     TRELLIS_TRY(read_heads(txn, d, &heads));
-    for (const auto& h : heads) max_height = std::max(max_height, h.height);
-    blocks = txn.count(d.blocks);
-    merged = txn.count(d.merged);
-    pending = txn.count(d.pending);
-    wants = txn.count(d.wants);
-    ready = txn.count(d.ready);
-    staged = txn.count(d.staged);
-    elements = txn.count(d.elems);
-    tombstones = txn.count(d.tombs);
-    LiveKeys live(txn, d);
-    for (; live.valid(); live.next()) ++keys;
-    return live.status();
+    auto counted = count_store(txn, d);
+    if (!counted) return counted.status();
+    n = *counted;
+    return Status::ok();
   });
   if (!st) return store_error(st);
   size_t map_size = store->map_size();
@@ -67,33 +56,34 @@ int cmd_info(const Context& ctx, Args args) {
     j["heads"] = json::array();
     for (const auto& h : heads)
       j["heads"].push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
-    j["max_height"] = max_height;
-    j["blocks"] = blocks;
-    j["merged"] = merged;
-    j["pending"] = pending;
-    j["ready"] = ready;
-    j["staged"] = staged;
-    j["wants"] = wants;
-    j["keys"] = keys;
-    j["elements"] = elements;
-    j["tombstones"] = tombstones;
+    j["max_height"] = n.max_height;
+    j["blocks"] = n.blocks;
+    j["merged"] = n.merged;
+    j["pending"] = n.pending;
+    j["ready"] = n.ready;
+    j["staged"] = n.staged;
+    j["wants"] = n.wants;
+    j["keys"] = n.keys;
+    j["elements"] = n.elements;
+    j["tombstones"] = n.tombstones;
     j["map_size"] = map_size;
     j["file_size"] = file_size;
     fmt::print("{}\n", dump(j));
     return kExitOk;
   }
   fmt::print("store:       {}\n", ctx.store_dir);
-  fmt::print("heads:       {} (max height {})\n", heads.size(), max_height);
+  fmt::print("heads:       {} (max height {})\n", heads.size(), n.max_height);
   for (size_t i = 0; i < heads.size() && i < kHeadsShown; ++i)
     fmt::print("  {} {}\n", heads[i].cid.to_string(), heads[i].height);
   if (heads.size() > kHeadsShown)
     fmt::print("  … and {} more (trellis-dag {} heads lists them all)\n",
                heads.size() - kHeadsShown, ctx.store_dir);
-  fmt::print("blocks:      {} stored: {} merged, {} pending, {} ready, {} staged\n", blocks, merged,
-             pending, ready, staged);
-  fmt::print("wants:       {}{}\n", wants, wants ? " (blocks referenced but not stored yet)" : "");
-  fmt::print("keys:        {} live\n", keys);
-  fmt::print("elements:    {} live, {} tombstones\n", elements, tombstones);
+  fmt::print("blocks:      {} stored: {} merged, {} pending, {} ready, {} staged\n", n.blocks,
+             n.merged, n.pending, n.ready, n.staged);
+  fmt::print("wants:       {}{}\n", n.wants,
+             n.wants ? " (blocks referenced but not stored yet)" : "");
+  fmt::print("keys:        {} live\n", n.keys);
+  fmt::print("elements:    {} live, {} tombstones\n", n.elements, n.tombstones);
   fmt::print("map size:    {} (data.mdb {})\n", human_size(map_size), human_size(file_size));
   return kExitOk;
 }

@@ -88,6 +88,20 @@ constexpr CommandHelp kCommands[] = {
      "    \"value_a\" and \"value_b\"}, then {\"diff\": \"summary\", ...} with the\n"
      "    counts, states_equal and heads_equal. Exit 0 when the states are\n"
      "    equal, 1 when they differ.\n"},
+    {"stats",
+     "stats [--buckets N]\n"
+     "    Blocks (stored, merged, pending, ready, staged, wanted), bytes of the\n"
+     "    blocks and of data.mdb, depth (the highest height), heads now, live\n"
+     "    elements, tombstones and their ratio (tombstones / both), live keys and\n"
+     "    keys ever set (live or removed). Then the DAG's width per height: the\n"
+     "    heights 1..depth in at most N equal ranges (default 20), each with its\n"
+     "    merged blocks (and a bar), the widest height in it (blocks at one\n"
+     "    height never link each other, so the width is how many writes were\n"
+     "    concurrent there: 1 on one writer's chain, more while replicas wrote\n"
+     "    apart) and merges (blocks linking 2 or more blocks, where concurrent\n"
+     "    branches joined). Streams over the store; the height order is kept in\n"
+     "    a temporary LMDB database under $TMPDIR, as for walk. --json: one\n"
+     "    object, the ranges in \"heights\".\n"},
     {"export",
      "export FILE\n"
      "    Writes a CARv1 archive whose roots are the current heads and whose\n"
@@ -122,8 +136,8 @@ void print_help() {
       "STORE_DIR is a store directory (holding data.mdb, as given to trellis-bench\n"
       "sim --out) or a trellisd data directory (its store, DIR/state, is read).\n"
       "--json (accepted anywhere before --) prints JSON for info, heads, show, walk,\n"
-      "keys, get, verify, export, import and diff; walk, keys and diff print one\n"
-      "object per line.\n"
+      "keys, get, verify, export, import, diff and stats; walk, keys and diff print\n"
+      "one object per line.\n"
       "\n"
       "Commands:\n");
   for (const auto& c : kCommands) fmt::print("  {}\n", c.text);
