@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "crdt/merger.h"
+#include "crdt/replica.h"
+
 namespace trellis::dag {
 
 const char* state_name(BlockState s) {
@@ -69,6 +72,21 @@ Result<Block> load_block(const Txn& txn, const Dbs& dbs, const Cid& cid) {
   auto block = decode_block(*bytes);
   if (!block) return corrupt("stored block " + cid.to_string() + ": " + block.status().message());
   return block;
+}
+
+std::string element_fate(const Txn& txn, const Dbs& d, const Cid& cid, bool merged,
+                         const Element& e) {
+  if (!merged) return "not merged";
+  Bytes k = element_key(e.key, cid);
+  if (txn.has(d.tombs, k)) return "tombstoned";
+  auto v = txn.get(d.elems, k);
+  if (!v) return "missing from the state";
+  auto w = find_winner(txn, d, e.key);
+  ByteView mine = v->subspan(8);
+  if (w && w->priority == get_u64be(*v) &&
+      std::equal(w->value.begin(), w->value.end(), mine.begin(), mine.end()))
+    return std::string(kCurrentValue);
+  return "live, overridden";
 }
 
 Result<Cid> parse_cid_arg(std::string_view text) {

@@ -39,6 +39,13 @@ uint64_t max_head_height(const Txn& txn, const Dbs& dbs);
 // Decodes a stored block; not_found if it is not stored.
 Result<Block> load_block(const Txn& txn, const Dbs& dbs, const Cid& cid);
 
+// What became of element `e` of block `cid` (merged or not) in the
+// current state: kCurrentValue (it is the key's winner), "live,
+// overridden", "tombstoned", "not merged" or "missing from the state".
+inline constexpr std::string_view kCurrentValue = "live, current value";
+std::string element_fate(const Txn& txn, const Dbs& d, const Cid& cid, bool merged,
+                         const Element& e);
+
 // Parses a CID given on the command line, with a message saying what a
 // Trellis block CID looks like when it is not one.
 Result<Cid> parse_cid_arg(std::string_view text);

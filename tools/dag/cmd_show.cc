@@ -1,8 +1,6 @@
 // trellis-dag show: one block, its links, elements and tombstones.
 #include <fmt/format.h>
 
-#include "crdt/merger.h"
-#include "crdt/replica.h"
 #include "tools/dag/args.h"
 #include "tools/dag/blocks.h"
 #include "tools/dag/cli.h"
@@ -13,22 +11,6 @@ namespace trellis::dag {
 namespace {
 
 constexpr size_t kListed = 100;  // entries listed per section without --all
-
-// What became of an element of a block in the current state.
-std::string element_fate(const Txn& txn, const Dbs& d, const Cid& cid, bool merged,
-                         const Element& e) {
-  if (!merged) return "not merged";
-  Bytes k = element_key(e.key, cid);
-  if (txn.has(d.tombs, k)) return "tombstoned";
-  auto v = txn.get(d.elems, k);
-  if (!v) return "missing from the state";
-  auto w = find_winner(txn, d, e.key);
-  ByteView mine = v->subspan(8);
-  if (w && w->priority == get_u64be(*v) &&
-      std::equal(w->value.begin(), w->value.end(), mine.begin(), mine.end()))
-    return "live, current value";
-  return "live, overridden";
-}
 
 std::string state_text(const Txn& txn, const Dbs& d, const Cid& cid, BlockState s) {
   switch (s) {

@@ -102,6 +102,18 @@ constexpr CommandHelp kCommands[] = {
      "    branches joined). Streams over the store; the height order is kept in\n"
      "    a temporary LMDB database under $TMPDIR, as for walk. --json: one\n"
      "    object, the ranges in \"heights\".\n"},
+    {"history",
+     "history KEY\n"
+     "    Every stored block that set or removed KEY, newest first (by height):\n"
+     "    CID HEIGHT (and the state when not merged), then what it did: set\n"
+     "    VALUE [what became of that element: live, current value (the key's\n"
+     "    winner), live, overridden, tombstoned or not merged], and removed the\n"
+     "    values set by the blocks named. The store keeps no index from a key\n"
+     "    to the blocks that removed it, so every stored block is scanned, one\n"
+     "    at a time; blocks whose bytes do not contain KEY are skipped without\n"
+     "    decoding. The blocks found are held in memory to sort them. --json:\n"
+     "    one object per block {cid, height, state, value, fate, winner,\n"
+     "    removed}. Exit 1 if no stored block sets or removes KEY.\n"},
     {"export",
      "export FILE\n"
      "    Writes a CARv1 archive whose roots are the current heads and whose\n"
@@ -136,8 +148,8 @@ void print_help() {
       "STORE_DIR is a store directory (holding data.mdb, as given to trellis-bench\n"
       "sim --out) or a trellisd data directory (its store, DIR/state, is read).\n"
       "--json (accepted anywhere before --) prints JSON for info, heads, show, walk,\n"
-      "keys, get, verify, export, import, diff and stats; walk, keys and diff print\n"
-      "one object per line.\n"
+      "keys, get, verify, export, import, diff, stats and history; walk, keys, diff\n"
+      "and history print one object per line.\n"
       "\n"
       "Commands:\n");
   for (const auto& c : kCommands) fmt::print("  {}\n", c.text);
