@@ -52,6 +52,7 @@ int cmd_import(const Context& ctx, Args args);
 int cmd_diff(const Context& ctx, Args args);
 int cmd_stats(const Context& ctx, Args args);
 int cmd_history(const Context& ctx, Args args);
+int cmd_svg(const Context& ctx, Args args);
 
 // Help text of one command ("" if unknown) and of the whole tool.
 std::string_view command_help(std::string_view command);

@@ -72,7 +72,14 @@ constexpr CommandHelp kCommands[] = {
      "    The DAG in Graphviz DOT on stdout, heads at the top: each block is\n"
      "    labelled with its short CID, height and up to 3 keys; heads are bold,\n"
      "    blocks not merged dashed, missing links grey. --levels N keeps only\n"
-     "    the top N heights. Render with: trellis-dag DIR dot | dot -Tsvg > dag.svg\n"},
+     "    the top N heights. Render with: trellis-dag DIR dot | dot -Tsvg > dag.svg\n"
+     "    (or trellis-dag DIR svg).\n"},
+    {"svg",
+     "svg [--levels N] [--out FILE]\n"
+     "    The dot drawing rendered as SVG by Graphviz (dot -Tsvg, found on\n"
+     "    PATH), on stdout or into FILE (which appears only once complete).\n"
+     "    Exit 3 if Graphviz is not installed (apt install graphviz) or dot\n"
+     "    fails.\n"},
     {"diff",
      "diff STORE_B [--all]\n"
      "    Compares this store (A) with STORE_B (B), each part in key order and\n"

@@ -23,7 +23,7 @@ constexpr Command kCommands[] = {
     {"info", cmd_info},       {"heads", cmd_heads},   {"show", cmd_show},     {"walk", cmd_walk},
     {"keys", cmd_keys},       {"get", cmd_get},       {"verify", cmd_verify}, {"dot", cmd_dot},
     {"export", cmd_export},   {"import", cmd_import}, {"diff", cmd_diff},     {"stats", cmd_stats},
-    {"history", cmd_history},
+    {"history", cmd_history}, {"svg", cmd_svg},
 };
 
 const Command* find_command(std::string_view name) {
