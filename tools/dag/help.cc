@@ -148,7 +148,7 @@ void print_help() {
   fmt::print(
       "trellis-dag: inspect a Trellis replica store (read-only; safe while a daemon runs)\n"
       "\n"
-      "Usage: trellis-dag [--json] STORE_DIR COMMAND [ARGS]\n"
+      "Usage: trellis-dag [--json] [--live ...] STORE_DIR COMMAND [ARGS]\n"
       "       trellis-dag [--json] --store STORE_DIR COMMAND [ARGS]\n"
       "       trellis-dag help [COMMAND]\n"
       "\n"
@@ -157,6 +157,16 @@ void print_help() {
       "--json (accepted anywhere before --) prints JSON for info, heads, show, walk,\n"
       "keys, get, verify, export, import, diff, stats and history; walk, keys, diff\n"
       "and history print one object per line.\n"
+      "\n"
+      "--live (with --interval and --count, anywhere before --) watches a store a\n"
+      "daemon is writing: COMMAND runs on a fresh snapshot every --interval SECONDS\n"
+      "(default 2) until interrupted or --count N snapshots, each after a header\n"
+      "line with the time and the daemon's PID when one holds DIR/lock (for a\n"
+      "store directory: whether a writer holds its writer.lock). The lock is only\n"
+      "probed, never held: a non-blocking shared flock released at once, tried\n"
+      "only when the lock file names no PID or a running one. With --json the\n"
+      "header is an object {{snapshot, time, lock, held, pid}} on its own line.\n"
+      "Useful with info, heads and stats; not with export or import.\n"
       "\n"
       "Commands:\n");
   for (const auto& c : kCommands) fmt::print("  {}\n", c.text);

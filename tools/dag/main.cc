@@ -4,11 +4,13 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tools/dag/cli.h"
 #include "tools/dag/store_dir.h"
+#include "tools/dag/watch.h"
 
 namespace trellis::dag {
 
@@ -61,6 +63,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> positional;  // STORE_DIR, COMMAND and its arguments
   bool options_done = false;
   bool help = false;
+  bool live = false;
+  std::optional<std::string> interval, count;  // --live's options
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (options_done) {
@@ -73,6 +77,11 @@ int run(int argc, char** argv) {
       ctx.json = true;
     } else if (a == "-h" || a == "--help") {
       help = true;
+    } else if (a == "--live") {
+      live = true;
+    } else if (a == "--interval" || a == "--count") {
+      if (i + 1 >= args.size()) return usage_error("", a + " needs a value");
+      (a == "--interval" ? interval : count) = args[++i];
     } else if ((a == "--store" || a.starts_with("--store=")) && positional.empty()) {
       if (store_given) return usage_error("", "--store given twice");
       if (a == "--store") {
@@ -120,7 +129,15 @@ int run(int argc, char** argv) {
   if (help) return help_command(name);
   std::vector<std::string> rest(positional.begin() + static_cast<std::ptrdiff_t>(next),
                                 positional.end());
-  return cmd->run(ctx, rest);
+  if (!live) {
+    if (interval || count) return usage_error("", "--interval and --count go with --live");
+    return cmd->run(ctx, rest);
+  }
+  if (name == "export" || name == "import")
+    return usage_error("", "--live repeats a command that only reads; " + name + " writes a file");
+  auto watch_opts = watch_options(interval, count);
+  if (!watch_opts) return kExitUsage;
+  return watch(ctx, *watch_opts, [&] { return cmd->run(ctx, rest); });
 }
 
 }  // namespace
@@ -134,7 +151,8 @@ int usage_error(std::string_view command, std::string_view message) {
   error_line(message);
   if (command.empty())
     fmt::print(stderr,
-               "Usage: trellis-dag [--json] STORE_DIR COMMAND [ARGS]; see trellis-dag --help\n");
+               "Usage: trellis-dag [--json] [--live ...] STORE_DIR COMMAND [ARGS]; see trellis-dag "
+               "--help\n");
   else
     fmt::print(stderr, "Usage: trellis-dag [--json] STORE_DIR {}", command_help(command));
   return kExitUsage;
