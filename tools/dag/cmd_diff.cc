@@ -24,8 +24,8 @@ class Section {
  public:
   static constexpr size_t kOnlyA = 0, kOnlyB = 1, kDifferent = 2;
 
-  Section(const Context& ctx, const char* name, bool all) : ctx_(ctx), name_(name), all_(all) {
-    if (!ctx_.json) fmt::print("{}:\n", name_);
+  Section(const Context& ctx, const char* name, bool all) : ctx_(ctx), all_(all) {
+    if (!ctx_.json) fmt::print("{}:\n", name);
   }
   uint64_t count(size_t kind) const { return counts_[kind]; }
   uint64_t total() const { return counts_[0] + counts_[1] + counts_[2]; }
@@ -50,7 +50,6 @@ class Section {
 
  private:
   const Context& ctx_;
-  const char* name_;
   bool all_;
   std::array<uint64_t, 3> counts_{};
 };
@@ -70,7 +69,8 @@ Status diff_cids(const Context& ctx, Section& sec, const char* kind, const Txn& 
       const Txn& t = s == Side::a ? ta : tb;
       const Dbs& d = s == Side::a ? a : b;
       std::optional<uint64_t> height = merged_height(t, d, *cid);
-      if (auto block = load_block(t, d, *cid); !height && block) height = block->delta.priority;
+      if (!height)
+        if (auto block = load_block(t, d, *cid)) height = block->delta.priority;
       if (ctx.json) {
         json j{{"diff", kind}, {"only_in", side_name(s)}, {"cid", cid->to_string()}};
         j["height"] = height ? json(*height) : json();

@@ -38,6 +38,14 @@ std::optional<std::string> find_on_path(const std::string& name) {
   return std::nullopt;
 }
 
+// Waits for a child; its exit code, or 128 + the signal that ended it.
+int wait_for(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 struct Child {
   pid_t pid = -1;
   std::FILE* in = nullptr;  // the child's stdin
@@ -62,15 +70,13 @@ Result<Child> spawn_with_input(const std::vector<std::string>& argv) {
     return Status(Code::io_error, "cannot run " + argv[0] + ": " + std::strerror(rc));
   }
   child.in = ::fdopen(fds[1], "w");
-  return child;
-}
-
-// Waits for a child; its exit code, or 128 + the signal that ended it.
-int wait_for(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (!child.in) {
+    const int err = errno;
+    ::close(fds[1]);
+    wait_for(child.pid);
+    return Status(Code::io_error, "cannot write to " + argv[0] + ": " + std::strerror(err));
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return child;
 }
 
 }  // namespace
