@@ -145,6 +145,9 @@ class BlockChain {
 }  // namespace
 
 Result<Cid> Replica::commit(const Batch& batch) {
+  if (opts_.follower)
+    return Status(Code::denied, "follower mode: this peer replicates the pinset read-only; "
+                                "write through one of the cluster's trusted peers");
   if (batch.empty()) return invalid("batch is empty");
   Cid last;
   std::vector<Change> changes;
@@ -235,6 +238,7 @@ Result<std::vector<Cid>> Replica::heads() const {
 }
 
 std::vector<Cid> Replica::tick(std::chrono::steady_clock::time_point now) {
+  if (opts_.follower) return {};
   if (last_broadcast_ && now - *last_broadcast_ < opts_.rebroadcast_interval) return {};
   last_broadcast_ = now;
   auto h = heads();

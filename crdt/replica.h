@@ -36,6 +36,10 @@ using Hook = std::function<void(const Change&)>;
 
 struct ReplicaOptions {
   bool read_only = false;
+  // A follower's replica (read-only followers of a collaborative cluster):
+  // it merges what it receives, but commit() fails with `denied` and tick()
+  // hands back nothing, so it never makes or announces a block.
+  bool follower = false;
   size_t initial_map_size = size_t{256} << 20;
   bool sync = true;                  // see StoreOptions::sync
   std::function<bool()> fail_write;  // see StoreOptions::fail_write

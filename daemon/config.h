@@ -41,6 +41,7 @@ struct HttpApiConfig {
 };
 
 struct DaemonConfig {
+  std::string name = "trellis";           // the cluster's name, for followers
   std::string peername;                   // shown by /id and the CLI; default: host name
   std::vector<net::Multiaddr> listen;     // default /ip4/0.0.0.0/tcp/9096
   std::vector<net::Multiaddr> bootstrap;  // /ip4/…/tcp/…/p2p/12D3KooW…
@@ -48,6 +49,12 @@ struct DaemonConfig {
   uint64_t rebroadcast_ms = 10'000;
   uint64_t max_connections = 64;
   bool sync_writes = true;  // fsync every commit
+  // Peers whose heads, metrics and trusted RPCs are accepted: peer IDs, or
+  // "*" for everyone (a private cluster). Collaborative clusters list their
+  // writers; everyone else can only follow.
+  std::vector<std::string> trusted_peers{"*"};
+  // Replicate and pin read-only: every write is refused, no block is made.
+  bool follower_mode = false;
 
   // Pinning. The IPFS daemon's RPC API; "" runs the peer without pinning.
   std::string ipfs_api = "/ip4/127.0.0.1/tcp/5001";
@@ -73,6 +80,8 @@ struct DaemonConfig {
   // variables; unknown sections and fields and bad values fail with the
   // field's (or the variable's) name. Absent fields keep their defaults.
   static Result<DaemonConfig> load(const std::string& path);
+  // Whether trusted_peers is "*" (everyone).
+  bool trust_everyone() const;
   // Writes atomically; refuses to overwrite unless `overwrite`.
   Status save(const std::string& path, bool overwrite = false) const;
 };

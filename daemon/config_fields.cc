@@ -48,6 +48,13 @@ Status peername(const std::string& s) {
   return Status::ok();
 }
 
+Status trusted_peer(const std::string& s) {
+  if (s == "*") return Status::ok();
+  auto id = net::PeerId::parse(s);
+  if (!id) return invalid("\"" + s + "\" is not a peer ID (12D3KooW…) or \"*\"");
+  return Status::ok();
+}
+
 Status allocator_metric(const std::string& m) {
   if (m == "freespace" || m == "pinqueue" || (m.starts_with("tag:") && m.size() > 4))
     return Status::ok();
@@ -122,11 +129,12 @@ Field addrs(const char* sec, const char* name, Ref<std::vector<net::Multiaddr>> 
           }};
 }
 
-Field strings(const char* sec, const char* name, Ref<std::vector<std::string>> ref, Check check) {
+Field strings(const char* sec, const char* name, Ref<std::vector<std::string>> ref, Check check,
+              size_t max = kMaxEntries) {
   return {sec, name, Kind::list, [ref](DaemonConfig& c) { return json(ref(c)); },
-          [ref, check](DaemonConfig& c, const json& v) -> Status {
-            if (!v.is_array() || v.empty() || v.size() > kMaxEntries)
-              return invalid("must be a list of 1 to 64 strings");
+          [ref, check, max](DaemonConfig& c, const json& v) -> Status {
+            if (!v.is_array() || v.empty() || v.size() > max)
+              return invalid("must be a list of 1 to " + std::to_string(max) + " strings");
             std::vector<std::string> out;
             for (const auto& e : v) {
               if (!e.is_string()) return invalid("must hold strings");
@@ -202,6 +210,7 @@ HttpApiConfig& pinsvcapi(DaemonConfig& c) { return c.pinsvcapi; }
 
 std::vector<Field> make_fields() {
   std::vector<Field> f;
+  f.push_back(text("cluster", "name", MEMBER(name), peername));
   f.push_back(text("cluster", "peername", MEMBER(peername), peername));
   f.push_back(addrs("cluster", "listen", MEMBER(listen), false));
   f.push_back(addrs("cluster", "bootstrap", MEMBER(bootstrap), true));
@@ -209,6 +218,8 @@ std::vector<Field> make_fields() {
   f.push_back(count("cluster", "rebroadcast_ms", MEMBER(rebroadcast_ms)));
   f.push_back(count("cluster", "max_connections", MEMBER(max_connections)));
   f.push_back(flag("cluster", "sync_writes", MEMBER(sync_writes)));
+  f.push_back(strings("cluster", "trusted_peers", MEMBER(trusted_peers), trusted_peer, 4096));
+  f.push_back(flag("cluster", "follower_mode", MEMBER(follower_mode)));
   f.push_back(text("ipfs", "api", MEMBER(ipfs_api), ipfs_api));
   f.push_back(count("ipfs", "pin_timeout_ms", MEMBER(pin_timeout_ms)));
   f.push_back(count("ipfs", "pin_concurrency", MEMBER(pin_concurrency)));
@@ -255,6 +266,8 @@ Status check(const DaemonConfig& c) {
   if ((c.replication_factor_min == -1) != (c.replication_factor_max == -1) ||
       c.replication_factor_min > c.replication_factor_max)
     return invalid("pinning.replication_factor_min and _max must both be -1, or min <= max");
+  if (c.trusted_peers.size() > 1 && c.trust_everyone())
+    return invalid("cluster.trusted_peers: \"*\" (everyone) must be the only entry");
   TRELLIS_TRY(check_api(c.restapi, "restapi"));
   return check_api(c.pinsvcapi, "pinsvcapi");
 }

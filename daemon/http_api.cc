@@ -86,6 +86,7 @@ int http_status(const Status& st) {
   switch (st.code()) {
     case Code::invalid_argument: return 400;
     case Code::not_found: return 404;
+    case Code::denied: return 403;
     case Code::unavailable: return 503;
     default: return 500;
   }

@@ -87,6 +87,7 @@ json info_json(const PinInfo& i) {
 }  // namespace
 
 net::awaitable<Result<Pin>> Service::add_pin(Pin req) {
+  if (Status st = writable(); !st) co_return st;
   if (!tracker_) co_return invalid("pinning is off on this peer: set the IPFS API address in its config");
   auto existing = pins_->get(req.cid);
   if (!existing) co_return existing.status();
@@ -118,6 +119,7 @@ net::awaitable<Result<Pin>> Service::add_pin(Pin req) {
 }
 
 net::awaitable<Result<Pin>> Service::remove_pin(Cid cid) {
+  if (Status st = writable(); !st) co_return st;
   if (!tracker_) co_return invalid("pinning is off on this peer: set the IPFS API address in its config");
   auto existing = pins_->get(cid);
   if (!existing) co_return existing.status();

@@ -101,7 +101,9 @@ awaitable<void> PinningAgent::inform_loop() {
     // candidate for new pins.
     if (free) metrics.push_back({"freespace", std::to_string(*free), ttl});
     monitor_.on_metrics(self_, metrics, Clock::now());
-    if (Status st = node_.publish(kMetricsTopic, encode_metrics(metrics)); !st && log_)
+    if (opts_.follower) {
+      // Trusted peers would drop them anyway.
+    } else if (Status st = node_.publish(kMetricsTopic, encode_metrics(metrics)); !st && log_)
       log_(LogLevel::warn, "cannot publish metrics: " + st.message());
     free = co_await free_space();
     if (!*alive || stopped_) co_return;
@@ -130,6 +132,7 @@ awaitable<void> PinningAgent::maintain_loop() {
 }
 
 Result<size_t> PinningAgent::maintain() {
+  if (opts_.follower) return size_t{0};
   auto now = Clock::now();
   std::vector<std::string> live{self_};
   for (const auto& peer : monitor_.peers())

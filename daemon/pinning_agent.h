@@ -28,6 +28,9 @@ struct AgentOptions {
   std::chrono::milliseconds metrics_ttl{30'000};
   std::chrono::milliseconds repin_after{120'000};
   bool repin = true;  // re-allocate pins of peers that are gone
+  // A read-only follower: publishes no metrics and writes nothing (no
+  // re-pinning, no expiry); the trusted peers do that.
+  bool follower = false;
   std::map<std::string, std::string> tags;
   pinning::AllocatorOptions allocator;
 };

@@ -60,10 +60,11 @@ Status Replicator::start() {
   node_.handle(
       "blocks.subdag", net::Policy::open,
       [this](net::ServerCall& call) { return serve_subdag(call); }, net::Lane::bulk);
-  // A new neighbour's heads are asked for at once instead of waiting for
-  // its next rebroadcast: a joining peer starts syncing immediately.
+  // A new trusted neighbour's heads are asked for at once instead of
+  // waiting for its next rebroadcast: a joining peer starts syncing
+  // immediately. (An untrusted peer's heads are never asked for.)
   node_.on_peer([this](const net::PeerId& peer, bool up) {
-    if (up) net::asio::co_spawn(node_.io(), ask_heads(peer), net::asio::detached);
+    if (up && node_.trusted(peer)) net::asio::co_spawn(node_.io(), ask_heads(peer), net::asio::detached);
   });
   net::asio::co_spawn(node_.io(), tick_loop(), net::asio::detached);
   net::asio::co_spawn(node_.io(), fetch_loop(), net::asio::detached);

@@ -153,6 +153,7 @@ net::awaitable<void> RestApi::route(http::Request& req, http::Responder& r) {
 // forgotten (metrics, connection, peer store) and its pins re-allocated;
 // if it is still running it comes back when it next connects.
 net::awaitable<void> RestApi::remove_peer(std::string id, http::Responder& r) {
+  if (Status st = service_.writable(); !st) co_return co_await r.error(403, st.message());
   auto peer = net::PeerId::parse(id);
   if (!peer) co_return co_await r.error(400, "error decoding peer ID: " + peer.status().message());
   net::Node& node = service_.node();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -42,6 +43,7 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   ReplicaOptions ro;
   ro.sync = s->config_.sync_writes;
   ro.rebroadcast_interval = std::chrono::milliseconds(s->config_.rebroadcast_ms);
+  ro.follower = s->config_.follower_mode;
   auto replica = Replica::open(state_path(dir), ro);
   if (!replica) return replica.status();
   s->replica_ = std::move(*replica);
@@ -54,6 +56,11 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
   no.log = logger.component("net");
   no.peerstore.seed = randombytes_random();
   no.pubsub.seed = randombytes_random();
+  if (!s->config_.trust_everyone()) {
+    std::set<net::PeerId> trusted{id->id()};  // a peer trusts itself
+    for (const auto& p : s->config_.trusted_peers) trusted.insert(*net::PeerId::parse(p));
+    no.trusted = [trusted = std::move(trusted)](const net::PeerId& p) { return trusted.contains(p); };
+  }
   s->node_ = std::make_unique<net::Node>(io, std::move(*id), s->config_.secret, std::move(no));
   s->replicator_ = std::make_unique<Replicator>(*s->node_, *s->replica_);
   s->replicator_->log = logger.component("crdt");
@@ -83,6 +90,7 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
     ao.repin = s->config_.repin;
     ao.tags = s->config_.tags;
     ao.allocator.allocate_by = s->config_.allocate_by;
+    ao.follower = s->config_.follower_mode;
     s->agent_ = std::make_unique<PinningAgent>(
         *s->node_, *s->replica_, *s->ipfs_, *s->tracker_, *s->pins_, ao,
         [raw = s.get()] { raw->replicator_->announce(); }, logger.component("pinning"));
@@ -130,6 +138,12 @@ void Service::stop() {
   if (agent_) agent_->stop();
   replicator_->stop();
   node_->stop();
+}
+
+Status Service::writable() const {
+  if (!config_.follower_mode) return Status::ok();
+  return Status(Code::denied, "follower mode: this peer follows the cluster \"" + config_.name +
+                                  "\" read-only; write through one of its trusted peers");
 }
 
 std::vector<const HttpApi*> Service::http_apis() const {
@@ -180,6 +194,7 @@ std::string Service::sync_command(const std::string& line, const std::vector<std
 }
 
 std::string Service::write(const std::string& line) {
+  if (Status st = writable(); !st) return error_reply(st.message());
   auto w = words(line);
   Result<Cid> cid = Status(Code::invalid_argument, "usage: put KEY VALUE | del KEY | load N PREFIX [BATCH]");
   size_t commits = 0;
@@ -243,6 +258,8 @@ std::string Service::info() {
   const auto& c = replicator_->counters();
   return json{{"ok", true},
               {"peer", node_->id().to_string()},
+              {"cluster", config_.name},
+              {"follower", config_.follower_mode},
               {"listen", listen},
               {"peers", peers},
               {"heads", heads},
@@ -262,6 +279,7 @@ std::string Service::info() {
               {"rejected_blocks", c.rejected_blocks},
               {"pubsub_accepted", node_->pubsub_counters().accepted},
               {"pubsub_duplicates", node_->pubsub_counters().duplicates},
+              {"pubsub_rejected", node_->pubsub_counters().rejected},
               {"pubsub_published", node_->pubsub_counters().published}}
       .dump();
 }

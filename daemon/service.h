@@ -42,6 +42,8 @@ class Service {
   // Errors: invalid_argument (a bad request, with what is wrong), others
   // (state).
   net::awaitable<Result<pinning::Pin>> add_pin(pinning::Pin request);
+  // `denied` (with what to do) on a follower: every write path asks first.
+  Status writable() const;
   // Removes a pin from the shared state; not_found when it is not there.
   net::awaitable<Result<pinning::Pin>> remove_pin(Cid cid);
   const DaemonConfig& config() const { return config_; }

@@ -88,6 +88,9 @@ Result<size_t> export_state(const std::string& dir, std::FILE* out) {
 Result<size_t> import_state(const std::string& dir, std::FILE* in) {
   auto lock = lock_stopped(dir);
   if (!lock) return lock.status();
+  if (auto cfg = DaemonConfig::load(config_path(dir)); cfg && cfg->follower_mode)
+    return Status(Code::denied, "follower mode: " + dir + " follows the cluster \"" + cfg->name +
+                                    "\" read-only; import on one of its trusted peers");
   auto pins = read_pins(in);
   if (!pins) return pins.status();
   auto replica = Replica::open(state_path(dir), ReplicaOptions{});

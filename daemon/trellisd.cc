@@ -13,7 +13,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/data_lock.h"
+#include "daemon/follower_config.h"
 #include "daemon/service.h"
 #include "daemon/state_commands.h"
 
@@ -26,12 +29,15 @@ const char* kUsage = R"(trellisd — a Trellis peer
 Usage:
   trellisd init [--dir DIR] [--listen ADDR]... [--bootstrap ADDR]... [--peers ADDR,ADDR]
                 [--secret HEX] [--rebroadcast-ms N] [--no-sync] [--ipfs-api ADDR]
+                [--name CLUSTER] [--trusted PEER,PEER|*] [--follower]
       Creates DIR (default ~/.trellis): a new identity, a config with a new
       cluster secret (or the one given: every member needs the same), the
       listen addresses (default /ip4/0.0.0.0/tcp/9096) and bootstrap peers
       (/ip4/A.B.C.D/tcp/PORT/p2p/12D3KooW…) and the IPFS API address
       (default /ip4/127.0.0.1/tcp/5001; "" for no pinning). Refuses to
-      overwrite. --peers is a comma-separated --bootstrap. Every setting is
+      overwrite. --peers is a comma-separated --bootstrap. --trusted lists
+      the peers whose writes count (default *: everyone; this peer always
+      trusts itself); --follower makes a read-only follower. Every setting is
       in DIR/config.json (docs/config.md); TRELLIS_<SECTION>_<FIELD>
       environment variables override it, e.g. TRELLIS_IPFS_API.
   trellisd daemon [--dir DIR]       (also: trellisd run)
@@ -57,6 +63,12 @@ Usage:
   trellisd state cleanup [--dir DIR] --force
       Deletes the local state (daemon stopped); the peer syncs it again from
       the others at its next start. Needs --force.
+  trellisd follower-config [--dir DIR] [--address ADDR]...
+      Prints the cluster's follower configuration (name, secret, trusted
+      peers, bootstrap addresses) as JSON, for followers to fetch with
+      `trellis-follow NAME init URL|FILE`. Bootstrap addresses are the
+      --address values, else the running daemon's listen addresses (or the
+      configured ones). The secret is in it: publish it only to followers.
   trellisd version | --version
       Prints the version.
 )";
@@ -98,6 +110,20 @@ int cmd_init(const std::string& dir, const std::vector<std::string>& args) {
       cfg.secret = *s;
     } else if (a == "--rebroadcast-ms") {
       cfg.rebroadcast_ms = std::stoull(value());
+    } else if (a == "--name") {
+      cfg.name = value();
+    } else if (a == "--trusted") {
+      cfg.trusted_peers.clear();
+      const std::string v = value();
+      for (size_t start = 0; start <= v.size();) {
+        size_t end = std::min(v.find(',', start), v.size());
+        std::string p = v.substr(start, end - start);
+        if (p != "*" && !net::PeerId::parse(p)) return fail("--trusted: \"" + p + "\" is not a peer ID or *");
+        cfg.trusted_peers.push_back(p);
+        start = end + 1;
+      }
+    } else if (a == "--follower") {
+      cfg.follower_mode = true;
     } else if (a == "--no-sync") {
       cfg.sync_writes = false;
     } else if (a == "--ipfs-api") {
@@ -181,6 +207,31 @@ int cmd_import(const std::string& dir, const std::vector<std::string>& args) {
   return 0;
 }
 
+int cmd_follower_config(const std::string& dir, const std::vector<std::string>& args) {
+  std::vector<net::Multiaddr> addresses;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] != "--address" || i + 1 >= args.size())
+      return fail("follower-config takes [--address ADDR]... (see trellisd --help)");
+    auto a = net::Multiaddr::parse(args[++i]);
+    if (!a) return fail("--address: " + a.status().message());
+    addresses.push_back(*a);
+  }
+  if (addresses.empty()) {
+    // The running daemon knows its bound ports (a configured port 0 does not).
+    auto reply = control_request(control_path(dir), "info");
+    auto info = reply ? nlohmann::json::parse(*reply, nullptr, false) : nlohmann::json();
+    if (info.is_object() && info.value("ok", false))
+      for (const auto& l : info["listen"])
+        if (auto a = net::Multiaddr::parse(l.get<std::string>())) addresses.push_back(*a);
+  }
+  std::string note;
+  auto fc = follower_config_of(dir, addresses, &note);
+  if (!fc) return fail("follower-config: " + fc.status().message());
+  std::fputs(note.c_str(), stderr);
+  std::fputs(fc->to_json().c_str(), stdout);
+  return 0;
+}
+
 int cmd_state(const std::string& dir, std::vector<std::string> args) {
   const std::string sub = args.empty() ? "" : args[0];
   if (!args.empty()) args.erase(args.begin());
@@ -225,6 +276,7 @@ int main(int argc, char** argv) {
     if (cmd == "daemon" || cmd == "run") return cmd_run(dir);
     if (cmd == "state") return cmd_state(dir, args);
     if (cmd == "ctl") return cmd_ctl(dir, args);
+    if (cmd == "follower-config") return cmd_follower_config(dir, args);
     if (cmd == "id") {
       auto id = net::Identity::load(identity_path(dir));
       if (!id) return fail(id.status().message());

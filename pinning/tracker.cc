@@ -156,6 +156,14 @@ awaitable<void> Tracker::execute(Op op) {
     }
   } else {
     st = co_await ipfs_.pin_rm(op.pin.cid, token);
+    // A pin/add cancelled by this unpin may still complete inside IPFS
+    // after the pin/rm (closing the request does not stop the daemon's
+    // work): check, and fail (retried with backoff) while it is pinned.
+    if (st && *alive && !token->cancelled()) {
+      auto left = co_await ipfs_.pin_ls_one(op.pin.cid);
+      if (left && (*left == IpfsPin::recursive || *left == IpfsPin::direct))
+        st = Status(Code::unavailable, "still pinned after pin/rm (a cancelled pin finished late)");
+    }
   }
   if (!*alive) co_return;
   if (token->cancelled() && st.is_ok()) st = Status(Code::unavailable, "cancelled");

@@ -57,7 +57,10 @@ TEST_CASE("config: every field is written in its section and read back") {
   const std::string path = dir.sub("config.json");
   REQUIRE(sample().save(path).is_ok());
   const json j = file_of(path);
-  CHECK(j["cluster"].size() == 7);
+  CHECK(j["cluster"].size() == 10);
+  CHECK(j["cluster"]["trusted_peers"] == json::array({"*"}));
+  CHECK(j["cluster"]["follower_mode"] == false);
+  CHECK(j["cluster"]["name"] == "trellis");
   CHECK(j["ipfs"].size() == 4);
   CHECK(j["pinning"].size() == 7);
   CHECK(j["restapi"].size() == 11);
@@ -88,6 +91,9 @@ TEST_CASE("config: changed values survive a round trip") {
   c.log_format = "json";
   c.replication_factor_min = 2;
   c.replication_factor_max = 3;
+  c.trusted_peers = {net::Identity::generate().id().to_string()};
+  c.follower_mode = true;
+  c.name = "collab";
   REQUIRE(c.save(dir.sub("c.json")).is_ok());
   auto back = DaemonConfig::load(dir.sub("c.json"));
   REQUIRE(back.is_ok());
@@ -98,6 +104,10 @@ TEST_CASE("config: changed values survive a round trip") {
   CHECK(back->log_level == "debug");
   CHECK(back->log_format == "json");
   CHECK(back->replication_factor_max == 3);
+  CHECK(back->trusted_peers == c.trusted_peers);
+  CHECK_FALSE(back->trust_everyone());
+  CHECK(back->follower_mode);
+  CHECK(back->name == "collab");
 }
 
 TEST_CASE("config: unknown sections, unknown fields and bad values are named") {
@@ -121,6 +131,11 @@ TEST_CASE("config: unknown sections, unknown fields and bad values are named") {
       {"/pinning/replication_factor_min", 3, "replication_factor_min"},
       {"/cluster/secret", nullptr, "cluster.secret is missing"},
       {"/cluster", 5, "\"cluster\" must be an object"},
+      {"/cluster/trusted_peers", json::array({"QmNotAPeer"}), "is not a peer ID"},
+      {"/cluster/trusted_peers", json::array(), "cluster.trusted_peers"},
+      {"/cluster/trusted_peers",
+       json::array({"*", net::Identity::generate().id().to_string()}), "must be the only entry"},
+      {"/cluster/follower_mode", "yes", "cluster.follower_mode"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.pointer);
