@@ -22,6 +22,7 @@ namespace {
 std::string failure(int status, const std::string& details) {
   const char* reason = status == 400   ? "BAD_REQUEST"
                        : status == 401 ? "UNAUTHORIZED"
+                       : status == 403 ? "FORBIDDEN"
                        : status == 404 ? "NOT_FOUND"
                        : status == 503 ? "SERVICE_UNAVAILABLE"
                                        : "INTERNAL_SERVER_ERROR";

@@ -73,14 +73,16 @@ class Setup:
         path = os.path.join(d, "config.json")
         with open(path) as f:
             cfg = json.load(f)
-        cfg["pinsvcapi"]["listen"] = cfg["metrics"]["listen"] = ""
-        rest_port = harness.free_port()
+        cfg["metrics"]["listen"] = ""
+        rest_port, pinsvc_port = harness.free_port(), harness.free_port()
         cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % rest_port if rest else ""
+        cfg["pinsvcapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % pinsvc_port if rest else ""
         cfg["pinning"]["metrics_ttl_ms"] = 2000
         with open(path, "w") as f:
             json.dump(cfg, f, indent=2)
         p = PinPeer(self, len(self.trusted), d, "127.0.0.1", port)
         p.rest = "http://127.0.0.1:%d" % rest_port
+        p.pinsvc = "http://127.0.0.1:%d" % pinsvc_port
         p.id = subprocess.run([self.trellisd, "id", "--dir", d], check=True,
                               capture_output=True, text=True).stdout.strip()
         return p
@@ -189,13 +191,24 @@ def check_refusals(s, f2, cid):
         except urllib.error.HTTPError as e:
             body = e.read().decode()
             assert e.code == 403 and "follower mode" in body, (method, url, e.code, body)
+    req = urllib.request.Request(f2.pinsvc + "/pins", method="POST",
+                                 data=json.dumps({"cid": cid}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("Pinning Service API add on a follower succeeded")
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read())
+        assert e.code == 403 and body["error"]["reason"] == "FORBIDDEN", (e.code, body)
+        assert "follower mode" in body["error"]["details"], body
     for line in ("pin %s" % cid, "unpin %s" % cid, "put k v", "del k"):
         try:
             f2.ctl(line)
             raise AssertionError("ctl %s on a follower succeeded" % line)
         except RuntimeError as e:
             assert "follower mode" in str(e), e
-    log("follower refuses REST pin/unpin/peer rm and control writes with \"follower mode\"")
+    log("follower refuses REST pin/unpin/peer rm, Pinning Service API add and control writes "
+        "with \"follower mode\"")
 
 
 def run(s):
