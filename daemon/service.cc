@@ -256,6 +256,7 @@ std::string Service::info() {
   json listen = json::array();
   for (const auto& a : node_->listen_addrs()) listen.push_back(a.to_string());
   const auto& c = replicator_->counters();
+  const net::Traffic traffic = node_->traffic();
   return json{{"ok", true},
               {"peer", node_->id().to_string()},
               {"cluster", config_.name},
@@ -277,6 +278,10 @@ std::string Service::info() {
               {"gets", c.gets},
               {"get_blocks", c.get_blocks},
               {"rejected_blocks", c.rejected_blocks},
+              {"served_streams", c.served_streams},
+              {"served_blocks", c.served_blocks},
+              {"bytes_sent", traffic.sent},
+              {"bytes_received", traffic.received},
               {"pubsub_accepted", node_->pubsub_counters().accepted},
               {"pubsub_duplicates", node_->pubsub_counters().duplicates},
               {"pubsub_rejected", node_->pubsub_counters().rejected},

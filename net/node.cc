@@ -267,6 +267,8 @@ void Node::adopt(const std::shared_ptr<Connection>& c) {
 }
 
 void Node::on_closed(const std::shared_ptr<Connection>& c, const Status& why) {
+  counters_.closed_bytes_sent += c->bytes_sent();
+  counters_.closed_bytes_received += c->bytes_received();
   if (handshaking_.erase(c)) {
     if (c->outbound()) {
       dialing_.erase(c->expected());
@@ -295,6 +297,17 @@ void Node::on_closed(const std::shared_ptr<Connection>& c, const Status& why) {
   peers_.record_disconnect(c->remote(), WallClock::now());
   log(LogLevel::info, "disconnected from " + c->remote().to_string() + ": " + why.message());
   if (peer_fn_) peer_fn_(c->remote(), false);
+}
+
+Traffic Node::traffic() const {
+  Traffic t{counters_.closed_bytes_sent, counters_.closed_bytes_received};
+  auto add = [&t](const Connection& c) {
+    t.sent += c.bytes_sent();
+    t.received += c.bytes_received();
+  };
+  for (const auto& [id, p] : conns_) add(*p->conn);
+  for (const auto& c : handshaking_) add(*c);
+  return t;
 }
 
 void Node::forget(const PeerId& p) {

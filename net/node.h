@@ -79,6 +79,14 @@ using ItemSink = std::function<Status(ByteView)>;
 struct NodeCounters {
   uint64_t dials = 0, dial_failures = 0, inbound = 0, handshake_failures = 0;
   uint64_t calls_sent = 0, calls_received = 0, calls_denied = 0, call_timeouts = 0;
+  // Bytes on the wire (frames, encrypted) of connections that have closed;
+  // Node::traffic() adds the live ones.
+  uint64_t closed_bytes_sent = 0, closed_bytes_received = 0;
+};
+
+// Bytes on the wire since the node started, over every connection.
+struct Traffic {
+  uint64_t sent = 0, received = 0;
 };
 
 class Node : public ConnectionHandler {
@@ -123,6 +131,8 @@ class Node : public ConnectionHandler {
   // no longer dialed). A peer that is still running may connect again.
   void forget(const PeerId& p);
   const NodeCounters& counters() const { return counters_; }
+  // Closed connections' bytes plus the live (and handshaking) ones'.
+  Traffic traffic() const;
   bool trusted(const PeerId& p) const { return !opts_.trusted || opts_.trusted(p); }
 
   // ConnectionHandler

@@ -16,7 +16,6 @@
 // for that pin. Timed the same way (baseline); then each member is polled
 // for a count of /pins/ keys. The two sides alternate which goes first.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -42,24 +41,6 @@ constexpr size_t kDefaultConcurrency = 64;
 constexpr size_t kPeers = 3;
 constexpr auto kSeenLimit = 600s;
 constexpr double kTargetRatio = 20;
-
-Result<std::string> find_trellisd(const Options& o) {
-  if (!o.trellisd.empty()) {
-    if (::access(o.trellisd.c_str(), X_OK) == 0) return o.trellisd;
-    return Status(Code::not_found, "--trellisd " + o.trellisd + " is not an executable");
-  }
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    // build/tools/bench/trellis-bench → build/daemon/trellisd; installed: side by side.
-    for (const fs::path& p : {self.parent_path() / "../../daemon/trellisd",
-                              self.parent_path() / "trellisd"})
-      if (::access(p.c_str(), X_OK) == 0) return fs::weakly_canonical(p, ec).string();
-  }
-  return Status(Code::not_found,
-                "trellisd not found next to trellis-bench: build it (meson compile -C build "
-                "trellisd) or pass --trellisd PATH");
-}
 
 // The same pins for both sides: REST targets, and etcd put bodies whose
 // value is the record Trellis stores for the pin.
@@ -216,7 +197,7 @@ double per_item_us(double seconds, size_t n) {
 Result<BenchResult> run_api_ingest(const Options& o, const WorkDir& work) {
   const size_t n = o.pins ? o.pins : kDefaultPins;
   const size_t concurrency = o.concurrency ? o.concurrency : kDefaultConcurrency;
-  auto trellisd = find_trellisd(o);
+  auto trellisd = find_trellisd(o.trellisd);
   if (!trellisd) return trellisd.status();
   auto etcd = find_etcd();
   if (!etcd) return etcd.status();

@@ -29,6 +29,11 @@ Result<BenchResult> run_tracker(const Options& opts, const WorkDir& work);
 // a 3-member etcd cluster taking the same puts through its HTTP gateway.
 Result<BenchResult> run_api_ingest(const Options& opts, const WorkDir& work);
 
+// Seconds until --followers trellisd followers started together hold the
+// state of one trusted writer, against one follower alone; and the writer's
+// bytes sent, in copies of the DAG.
+Result<BenchResult> run_follow(const Options& opts, const WorkDir& work);
+
 // `trellis-bench sim ...`: args are the arguments after "sim". Returns the
 // process exit code.
 int run_sim_command(int argc, char** argv);

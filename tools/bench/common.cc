@@ -29,7 +29,8 @@ nlohmann::ordered_json BenchResult::to_json() const {
   j["peak_rss_mb"] = peak_rss_mb;
   if (target_value) j["target_value"] = *target_value;
   if (target_ratio) j["target_ratio"] = *target_ratio;
-  if (target_value || target_ratio) j["target_met"] = target_met();
+  if (!other_target.empty()) j["other_target"] = other_target;
+  if (target_value || target_ratio || !other_target.empty()) j["target_met"] = target_met();
   j["runs"] = run_values.size();
   j["run_values"] = run_values;
   j["run_baselines"] = run_baselines;
@@ -41,21 +42,26 @@ std::string BenchResult::to_human() const {
   std::string line = fmt::format(
       "{:<13} {:>11} {:<9} baseline {} {:>11} {:<9} ratio {:.2f}   "
       "peak RSS {:.0f} MB",
-      name, grouped(value), unit, baseline_name, grouped(baseline), unit, ratio(), peak_rss_mb);
-  if (target_value || target_ratio) {
+      name, shown(value), unit, baseline_name, shown(baseline), unit, ratio(), peak_rss_mb);
+  if (target_value || target_ratio || !other_target.empty()) {
     std::string t;
     if (target_value)
-      t += fmt::format("{}{} {}", lower_is_better ? "≤" : "≥", grouped(*target_value), unit);
+      t += fmt::format("{}{} {}", lower_is_better ? "≤" : "≥", shown(*target_value), unit);
     if (target_ratio) t += fmt::format("{}ratio ≥{:.2f}", t.empty() ? "" : ", ", *target_ratio);
+    if (!other_target.empty()) t += (t.empty() ? "" : ", ") + other_target;
     line += fmt::format("   target {}: {}", t, target_met() ? "met" : "MISSED");
   }
   return line;
 }
 
+std::string BenchResult::shown(double v) const {
+  return decimals > 0 ? fmt::format("{:.{}f}", v, decimals) : grouped(v);
+}
+
 std::string BenchResult::note() const {
-  auto list = [](const std::vector<double>& v) {
+  auto list = [this](const std::vector<double>& v) {
     std::string s;
-    for (double x : v) s += (s.empty() ? "" : " ") + grouped(x);
+    for (double x : v) s += (s.empty() ? "" : " ") + shown(x);
     return s;
   };
   std::string out =

@@ -26,9 +26,10 @@ struct Options {
   size_t merge_budget = 0;    // crdt-merge: ReplicaOptions::merge_budget; 0: its default
   bool oldest_first = false;  // crdt-merge: also time a topological replay
   bool sync = true;           // fsync timed commits (both sides); false: MDB_NOSYNC
-  size_t pins = 0;            // tracker, api-ingest: pins (0: the benchmark's default)
+  size_t pins = 0;            // tracker, api-ingest, follow: pins (0: the benchmark's default)
   size_t concurrency = 0;     // tracker, api-ingest: operations at once (0: its default)
-  std::string trellisd;       // api-ingest: the trellisd binary; empty: next to trellis-bench
+  size_t followers = 0;       // follow: followers (0: the benchmark's default)
+  std::string trellisd;       // api-ingest, follow: the trellisd binary; empty: next to trellis-bench
   uint64_t seed = 1;
   std::string dir;    // work directory; empty: a fresh temp dir
   bool keep = false;  // leave the stores behind
@@ -49,12 +50,18 @@ struct BenchResult {
   std::string extra;                              // a human summary of the setup and detail figures
   std::optional<double> target_value;             // targets for this machine, if any
   std::optional<double> target_ratio;
+  // A further target of the benchmark's own ("writer ≤4 copies"), with
+  // whether it was met; part of target_met().
+  std::string other_target;
+  bool other_target_met = true;
+  int decimals = 0;  // shown by to_human() and note(); 0: grouped whole numbers
 
   double ratio() const { return baseline > 0 ? value / baseline : 0; }
   bool target_met() const {
     bool value_ok = !target_value || (lower_is_better ? value <= *target_value : value >= *target_value);
-    return value_ok && (!target_ratio || ratio() >= *target_ratio);
+    return value_ok && (!target_ratio || ratio() >= *target_ratio) && other_target_met;
   }
+  std::string shown(double v) const;  // grouped(v), or with `decimals`
   nlohmann::ordered_json to_json() const;
   std::string to_human() const;  // the one-line summary
   std::string note() const;      // the runs and setup, indented

@@ -39,6 +39,12 @@ benchmarks (each against a baseline measured in the same run):
                 same puts through POST /v3/kv/put with the same clients (needs
                 trellisd, built next to trellis-bench, and etcd: apt-get
                 install etcd-server)
+  follow        1 trusted writer holding --pins pins (10,000, imported before
+                it starts) and --followers trellisd followers (20) started
+                together on loopback, no pinning: seconds until the last
+                follower holds the writer's state, and the writer's bytes
+                sent in copies of the DAG; baseline: one follower alone,
+                first in the same run (needs trellisd next to trellis-bench)
 
 options:
   --keys N      keys written (crdt-ingest: 200,000; crdt-scan: 1,000,000)
@@ -52,10 +58,12 @@ options:
   --nosync      timed commits without fsync, on both sides (MDB_NOSYNC): the
                 CPU-bound figure; the default is durable commits (api-ingest
                 always runs both sides durable)
-  --pins N      tracker: pins (2,000); api-ingest: pins and puts (10,000)
+  --pins N      tracker: pins (2,000); api-ingest: pins and puts (10,000);
+                follow: pins in the writer's state (10,000)
+  --followers N follow: followers started together (20)
   --concurrency C  tracker: operations at once (the tracker's default, 10);
                 api-ingest: client connections (64)
-  --trellisd PATH  api-ingest: the trellisd binary (default: found next to
+  --trellisd PATH  api-ingest, follow: the trellisd binary (default: found next to
                 trellis-bench, build/daemon/trellisd)
   --runs R      runs per benchmark; medians are reported (3)
   --seed S      data seed (1)
@@ -106,6 +114,9 @@ int main(int argc, char** argv) {
     } else if (a == "--pins") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.pins = *n;
+    } else if (a == "--followers") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.followers = *n;
     } else if (a == "--concurrency") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.concurrency = *n;
@@ -137,7 +148,7 @@ int main(int argc, char** argv) {
     } else if (a == "all") {
       names.insert(names.end(), {"crdt-ingest", "crdt-merge", "crdt-scan"});
     } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan" || a == "net-join" ||
-               a == "net-latency" || a == "tracker" || a == "api-ingest") {
+               a == "net-latency" || a == "tracker" || a == "api-ingest" || a == "follow") {
       names.push_back(a);
     } else if (a == "sim") {
       return usage_error("sim must come first");
@@ -167,6 +178,7 @@ int main(int argc, char** argv) {
                : name == "net-latency" ? run_net_latency(o, *work)
                : name == "tracker"     ? run_tracker(o, *work)
                : name == "api-ingest"  ? run_api_ingest(o, *work)
+               : name == "follow"      ? run_follow(o, *work)
                                        : run_scan(o, *work);
     if (!res) {
       std::fprintf(stderr, "trellis-bench: %s failed: %s\n", name.c_str(),

@@ -1,6 +1,7 @@
 #include "tools/bench/trellis_peers.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -43,63 +44,104 @@ Status write_json(const std::string& path, const nlohmann::json& j) {
 
 }  // namespace
 
+Result<std::string> find_trellisd(const std::string& given) {
+  namespace fs = std::filesystem;
+  if (!given.empty()) {
+    if (::access(given.c_str(), X_OK) == 0) return given;
+    return Status(Code::not_found, "--trellisd " + given + " is not an executable");
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    // build/tools/bench/trellis-bench → build/daemon/trellisd; installed: side by side.
+    for (const fs::path& p : {self.parent_path() / "../../daemon/trellisd",
+                              self.parent_path() / "trellisd"})
+      if (::access(p.c_str(), X_OK) == 0) return fs::weakly_canonical(p, ec).string();
+  }
+  return Status(Code::not_found,
+                "trellisd not found next to trellis-bench: build it (meson compile -C build "
+                "trellisd) or pass --trellisd PATH");
+}
+
 TrellisPeers::~TrellisPeers() {
   stop();
 }
 
-Status TrellisPeers::init_peer(const std::string& binary, const std::string& dir, uint16_t port,
-                               uint16_t ipfs_port, std::string* secret) {
-  std::vector<std::string> argv = {binary,
-                                   "init",
-                                   "--dir",
-                                   dir,
-                                   "--listen",
+std::unique_ptr<TrellisPeers> TrellisPeers::empty(const std::string& binary, const std::string& root) {
+  std::unique_ptr<TrellisPeers> t(new TrellisPeers());
+  t->binary_ = binary;
+  t->root_ = root;
+  return t;
+}
+
+Status TrellisPeers::init_peer(const std::string& dir, uint16_t port, const PeerSetup& setup) {
+  std::vector<std::string> argv = {binary_,  "init", "--dir", dir, "--listen",
                                    fmt::format("/ip4/127.0.0.1/tcp/{}", port),
-                                   "--ipfs-api",
-                                   fmt::format("/ip4/127.0.0.1/tcp/{}", ipfs_port)};
-  if (!peers_.empty()) argv.insert(argv.end(), {"--secret", *secret, "--bootstrap", peers_[0].addr});
+                                   "--ipfs-api", *setup.ipfs_api};
+  if (!peers_.empty()) argv.insert(argv.end(), {"--secret", secret_, "--bootstrap", peers_[0].addr});
+  argv.insert(argv.end(), setup.init_args.begin(), setup.init_args.end());
   std::filesystem::create_directories(dir);
   auto out = run_command(argv, dir + "/init.log");
   if (!out) return out.status();
   std::string id = field_of(*out, "peer ID");
   if (id.empty()) return Status(Code::corrupt, "trellisd init printed no peer ID: " + *out);
-  if (peers_.empty()) *secret = field_of(*out, "secret");
+  if (peers_.empty()) secret_ = field_of(*out, "secret");
 
   std::string path = dir + "/config.json";
   auto cfg = read_json(path);
   if (!cfg) return cfg.status();
-  bool first = peers_.empty();
-  (*cfg)["restapi"]["listen"] = first ? fmt::format("/ip4/127.0.0.1/tcp/{}", rest_port_) : "";
+  (*cfg)["restapi"]["listen"] = setup.rest ? fmt::format("/ip4/127.0.0.1/tcp/{}", rest_port_) : "";
   (*cfg)["pinsvcapi"]["listen"] = "";
   (*cfg)["metrics"]["listen"] = "";
+  if (setup.trust_only_self) (*cfg)["cluster"]["trusted_peers"] = nlohmann::json::array({id});
   TRELLIS_TRY(write_json(path, *cfg));
-  peers_.push_back(Peer{dir, fmt::format("/ip4/127.0.0.1/tcp/{}/p2p/{}", port, id), Child()});
+  peers_.push_back(Peer{dir, id, fmt::format("/ip4/127.0.0.1/tcp/{}/p2p/{}", port, id), Child()});
+  return Status::ok();
+}
+
+Result<size_t> TrellisPeers::add(size_t count, const PeerSetup& setup) {
+  // count cluster ports, the REST port and a port nobody listens on (IPFS).
+  // Ports handed out before are skipped: they may not be bound yet.
+  auto free = free_ports(count + 2 + given_ports_.size());
+  if (!free) return free.status();
+  std::vector<uint16_t> ports;
+  for (uint16_t p : *free)
+    if (ports.size() < count + 2 && given_ports_.insert(p).second) ports.push_back(p);
+  if (ports.size() < count + 2) return Status(Code::unavailable, "not enough free loopback ports");
+  if (setup.rest) rest_port_ = ports[count];
+  PeerSetup s = setup;
+  if (!s.ipfs_api) s.ipfs_api = fmt::format("/ip4/127.0.0.1/tcp/{}", ports[count + 1]);
+  const size_t first = peers_.size();
+  for (size_t i = 0; i < count; ++i)
+    TRELLIS_TRY(init_peer(fmt::format("{}/peer{}", root_, first + i), ports[i], s));
+  return first;
+}
+
+Status TrellisPeers::launch(size_t first, size_t count) {
+  for (size_t i = first; i < first + count; ++i) {
+    Peer& p = peers_[i];
+    std::vector<std::string> argv = {binary_, "daemon", "--dir", p.dir};
+    auto c = Child::start(argv, p.dir + "/trellisd.log", true);
+    if (!c) return c.status();
+    p.proc = std::move(*c);
+  }
+  for (size_t i = first; i < first + count; ++i) {
+    auto ready = peers_[i].proc.read_line("ready ", 30s);
+    if (!ready)
+      return Status(Code::unavailable, fmt::format("trellisd peer {} did not start ({}); log:{}", i,
+                                                   ready.status().message(), log_tail(i)));
+  }
   return Status::ok();
 }
 
 Result<std::unique_ptr<TrellisPeers>> TrellisPeers::start(const std::string& binary,
                                                           const std::string& root, size_t n) {
-  std::unique_ptr<TrellisPeers> t(new TrellisPeers());
-  // n cluster ports, the REST port, and one port nobody listens on: IPFS.
-  auto ports = free_ports(n + 2);
-  if (!ports) return ports.status();
-  t->rest_port_ = (*ports)[n];
-  uint16_t ipfs_port = (*ports)[n + 1];
-  std::string secret;
-  for (size_t i = 0; i < n; ++i)
-    TRELLIS_TRY(t->init_peer(binary, fmt::format("{}/peer{}", root, i), (*ports)[i], ipfs_port,
-                             &secret));
-  for (size_t i = 0; i < n; ++i) {
-    Peer& p = t->peers_[i];
-    std::vector<std::string> argv = {binary, "daemon", "--dir", p.dir};
-    auto c = Child::start(argv, p.dir + "/trellisd.log", true);
-    if (!c) return c.status();
-    p.proc = std::move(*c);
-    auto ready = p.proc.read_line("ready ", 30s);
-    if (!ready)
-      return Status(Code::unavailable, fmt::format("trellisd peer {} did not start ({}); log:{}", i,
-                                                   ready.status().message(), t->log_tail(i)));
-  }
+  auto t = empty(binary, root);
+  PeerSetup first;
+  first.rest = true;
+  if (auto r = t->add(1, first); !r) return r.status();
+  if (auto r = t->add(n - 1, PeerSetup{}); !r) return r.status();
+  TRELLIS_TRY(t->launch(0, n));
   TRELLIS_TRY(t->wait_mesh(60s));
   return t;
 }
@@ -139,9 +181,13 @@ std::string TrellisPeers::log_tail(size_t i) const {
   return tail_of(peers_[i].dir + "/trellisd.log");
 }
 
+void TrellisPeers::stop_peers(size_t first, size_t count) {
+  for (size_t i = first; i < first + count; ++i) peers_[i].proc.terminate();
+  for (size_t i = first; i < first + count; ++i) peers_[i].proc.stop();
+}
+
 void TrellisPeers::stop() {
-  for (const auto& p : peers_) p.proc.terminate();
-  for (auto& p : peers_) p.proc.stop();
+  stop_peers(0, peers_.size());
 }
 
 }  // namespace trellis::bench
