@@ -1,6 +1,7 @@
 #include "daemon/replicator.h"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <memory>
 
 #include "crdt/stream.h"
@@ -22,6 +23,20 @@ constexpr size_t kMaxHeard = 4096;
 // A blocks.get answer stops growing past this (one block always fits).
 constexpr size_t kGetResponseBytes = size_t{1} << 20;
 
+// Peers asked for their heads when looking for another source, and how
+// long each may take; sources tried per round after a busy answer.
+constexpr size_t kProbePeers = 16;
+constexpr std::chrono::milliseconds kProbeTimeout{2'000};
+constexpr size_t kSourceTries = 3;
+
+// The random choices of a peer (retry jitter, source order) differ from its
+// neighbours' but repeat for the same peer ID.
+unsigned seed_of(const net::PeerId& id) {
+  unsigned seed = 0;
+  for (uint8_t b : id.bytes()) seed = seed * 131 + b;
+  return seed;
+}
+
 std::vector<Cid> cids_of(std::span<const Want> wants) {
   std::vector<Cid> out;
   out.reserve(wants.size());
@@ -36,7 +51,9 @@ Replicator::Replicator(net::Node& node, Replica& replica, ReplicatorOptions opts
       replica_(replica),
       opts_(opts),
       wake_(node.io().get_executor()),
-      tick_timer_(node.io()) {}
+      tick_timer_(node.io()),
+      retry_timer_(node.io()),
+      rng_(seed_of(node.id())) {}
 
 Status Replicator::start() {
   TRELLIS_TRY(node_.subscribe(
@@ -74,6 +91,7 @@ Status Replicator::start() {
 void Replicator::stop() {
   stopped_ = true;
   tick_timer_.cancel();
+  retry_timer_.cancel();
   wake_.notify();
 }
 
@@ -178,17 +196,91 @@ awaitable<void> Replicator::fetch_loop() {
       continue;
     }
     syncing_ = true;
-    bool progress = false;
-    if (opts_.use_subdag) {
-      auto peer = pick_peer(wants->front());
-      if (!peer.is_empty()) progress = co_await stream_from(peer, cids_of(*wants));
+    Fetched got = Fetched::nothing;
+    if (opts_.use_subdag) got = co_await stream_round(*wants);
+    if (got == Fetched::busy) {
+      // blocks.get would go to the same busy peers: ask again soon instead.
+      co_await wait_retry();
+      continue;
     }
+    bool progress = got == Fetched::stored;
     if (!progress) progress = co_await get_round(std::move(*wants));
     if (!progress && !stopped_) co_await wake_.wait();  // next tick or new heads
   }
 }
 
-awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid> roots) {
+awaitable<Replicator::Fetched> Replicator::stream_round(const std::vector<Want>& wants) {
+  auto hint = pick_peer(wants.front());
+  if (hint.is_empty()) co_return Fetched::nothing;
+  auto roots = cids_of(wants);
+  Fetched got = co_await stream_from(hint, roots);
+  if (got != Fetched::busy) co_return got;
+  // The hint (a writer with many new followers) is busy: other peers that
+  // already hold the heads serve instead.
+  auto sources = co_await holders(roots, hint);
+  if (sources.size() > kSourceTries) sources.resize(kSourceTries);
+  for (const auto& peer : sources) {
+    if (stopped_) break;
+    Fetched from = co_await stream_from(peer, roots);
+    if (from == Fetched::stored) co_return from;
+  }
+  co_return Fetched::busy;
+}
+
+awaitable<std::vector<net::PeerId>> Replicator::holders(const std::vector<Cid>& roots, net::PeerId skip) {
+  auto peers = node_.connected();
+  std::erase(peers, skip);
+  std::shuffle(peers.begin(), peers.end(), rng_);
+  if (peers.size() > kProbePeers) peers.resize(kProbePeers);
+  struct Probe {
+    Probe(const net::asio::any_io_executor& ex, std::vector<Cid> r) : roots(std::move(r)), done(ex) {}
+    std::vector<Cid> roots;
+    size_t running = 0;
+    std::vector<net::PeerId> found;
+    net::Signal done;
+  };
+  auto probe = std::make_shared<Probe>(node_.io().get_executor(), roots);
+  auto holds = [probe](const std::vector<Cid>& heads) {
+    return std::ranges::any_of(probe->roots,
+                               [&](const Cid& c) { return std::ranges::find(heads, c) != heads.end(); });
+  };
+  for (const auto& peer : peers) {
+    ++probe->running;
+    net::asio::co_spawn(
+        node_.io(),
+        [this, probe, peer, holds]() -> awaitable<void> {
+          Bytes body;
+          std::string method = "heads";
+          auto res = co_await node_.call(peer, method, std::move(body), kProbeTimeout);
+          if (res) {
+            auto heads = net::decode_cids(*res, net::kMaxHeads);
+            if (heads && holds(*heads)) probe->found.push_back(peer);
+          }
+          --probe->running;
+          probe->done.notify();
+        },
+        net::asio::detached);
+  }
+  while (probe->running > 0) co_await probe->done.wait();
+  co_return std::move(probe->found);
+}
+
+bool Replicator::admit_full_sync() {
+  auto now = std::chrono::steady_clock::now();
+  while (!full_syncs_.empty() && now - full_syncs_.front() > opts_.full_sync_window) full_syncs_.pop_front();
+  if (full_syncs_.size() >= opts_.full_syncs) return false;
+  full_syncs_.push_back(now);
+  return true;
+}
+
+awaitable<void> Replicator::wait_retry() {
+  auto jitter = std::uniform_int_distribution<int64_t>(0, opts_.busy_retry.count())(rng_);
+  retry_timer_.expires_after(opts_.busy_retry + std::chrono::milliseconds(jitter));
+  net::error_code ec;
+  co_await retry_timer_.async_wait(net::with_ec(ec));
+}
+
+awaitable<Replicator::Fetched> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid> roots) {
   auto haves = sample_haves(replica_.store(), net::kMaxHaves);
   StreamIngest ingest(replica_, roots, peer.to_string());
   net::SubdagRequest req{std::move(roots), haves ? std::move(*haves) : std::vector<Cid>{},
@@ -220,7 +312,10 @@ awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid
                                  });
   // Also after a failure: what arrived was asked for.
   Status last = batch.empty() ? Status::ok() : stage();
-  if (!res && log) log(LogLevel::warn, "sub-DAG stream from " + peer.to_string() + ": " + res.status().message());
+  const bool busy = !res && res.status().code() == Code::busy;
+  if (busy) ++counters_.busy_answers;
+  if (!res && !busy && log)
+    log(LogLevel::warn, "sub-DAG stream from " + peer.to_string() + ": " + res.status().message());
   if (!last && log) log(LogLevel::error, "cannot store streamed blocks: " + last.message());
   // Merged oldest first, one bounded transaction per turn of the event loop.
   SyncResult merged;
@@ -234,7 +329,8 @@ awaitable<bool> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid
     if (*done) break;
     co_await net::asio::post(node_.io(), net::asio::use_awaitable);
   }
-  co_return stored > 0;
+  if (stored > 0) co_return Fetched::stored;
+  co_return busy ? Fetched::busy : Fetched::nothing;
 }
 
 awaitable<size_t> Replicator::get_from(const net::PeerId& peer, std::vector<Cid> cids) {
@@ -302,6 +398,11 @@ Result<Bytes> Replicator::serve_get(ByteView body) {
 awaitable<Result<Bytes>> Replicator::serve_subdag(net::ServerCall& call) {
   auto req = net::decode_subdag_request(call.body());
   if (!req) co_return req.status();
+  if (req->haves.empty() && !admit_full_sync()) {
+    ++counters_.busy_refused;
+    co_return Status(Code::busy, "served " + std::to_string(opts_.full_syncs) +
+                                     " full syncs just now; fetch from those peers");
+  }
   ++counters_.served_streams;
   SubdagWalk walk(req->roots, req->haves, req->max_blocks);
   std::vector<IncomingBlock> out;

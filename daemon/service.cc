@@ -279,6 +279,7 @@ std::string Service::info() {
               {"get_blocks", c.get_blocks},
               {"rejected_blocks", c.rejected_blocks},
               {"served_streams", c.served_streams},
+              {"full_syncs_refused", c.busy_refused},
               {"served_blocks", c.served_blocks},
               {"bytes_sent", traffic.sent},
               {"bytes_received", traffic.received},

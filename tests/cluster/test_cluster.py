@@ -5,7 +5,9 @@
 
 Tests: converge (5 peers, 10,000 writes spread across them), kill (a peer
 killed with SIGKILL in the middle of a sync, restarted, converges), join (a
-fresh peer syncs a DAG of ≥100,000 blocks by sub-DAG streaming). Each prints
+fresh peer syncs a DAG of ≥100,000 blocks by sub-DAG streaming), fanout (6
+fresh peers join one peer at once: it serves at most 3 full syncs, and they
+serve each other the rest). Each prints
 what it measured; any failure exits non-zero with the peers' log tails."""
 
 import sys
@@ -82,7 +84,26 @@ def join(binary):
               % (blocks, took, blocks / took, info["streams"], info["get_blocks"], made))
 
 
-TESTS = {"converge": converge, "kill": kill, "join": join}
+def fanout(binary):
+    with harness.Cluster(7, binary) as c:
+        c.peers[0].start()
+        c.peers[0].ctl("load 3000 f 10")  # 300 blocks
+        for p in c.peers[1:]:
+            p.start()
+        took = c.wait_converged(60)
+        source = c.peers[0].info()
+        others = [p.info() for p in c.peers[1:]]
+        assert all(i["keys"] == 3000 for i in others), [i["keys"] for i in others]
+        assert source["served_streams"] <= 3, source
+        assert source["full_syncs_refused"] >= 1, source
+        relayed = sum(i["served_streams"] for i in others)
+        assert relayed >= 3, [i["served_streams"] for i in others]
+        print("fanout: 6 fresh peers joined in %.1f s; the source served %d full syncs and "
+              "refused %d, the joiners served %d to each other"
+              % (took, source["served_streams"], source["full_syncs_refused"], relayed))
+
+
+TESTS = {"converge": converge, "kill": kill, "join": join, "fanout": fanout}
 
 if __name__ == "__main__":
     binary = sys.argv[1]
