@@ -1,4 +1,5 @@
 #include "crdt/replica.h"
+#include "crdt/replica_info.h"
 
 #include "crdt/merger.h"
 #include "crdt/stream.h"
@@ -245,27 +246,32 @@ std::vector<Cid> Replica::tick(std::chrono::steady_clock::time_point now) {
   return h ? std::move(*h) : std::vector<Cid>{};
 }
 
-Result<ReplicaInfo> Replica::info() const {
+Result<ReplicaInfo> read_info(const Txn& txn, const Dbs& d) {
   ReplicaInfo info;
+  Cursor c(txn, d.heads);
+  for (bool ok = c.first(); ok; ok = c.next()) {
+    auto cid = Cid::from_bytes(c.key());
+    if (!cid) return corrupt("heads holds a bad CID");
+    uint64_t h = get_u64be(c.value());
+    info.heads.emplace_back(std::move(*cid), h);
+    info.max_height = std::max(info.max_height, h);
+  }
+  info.blocks = txn.count(d.blocks);
+  info.merged = txn.count(d.merged);
+  info.pending = txn.count(d.pending);
+  info.wants = txn.count(d.wants);
+  info.ready = txn.count(d.ready);
+  info.staged = txn.count(d.staged);
+  info.elements = txn.count(d.elems);
+  info.tombstones = txn.count(d.tombs);
+  return info;
+}
+
+Result<ReplicaInfo> Replica::info() const {
+  Result<ReplicaInfo> info = ReplicaInfo{};
   TRELLIS_TRY(store_->read([&](const Txn& txn) {
-    const Dbs& d = store_->dbs();
-    Cursor c(txn, d.heads);
-    for (bool ok = c.first(); ok; ok = c.next()) {
-      auto cid = Cid::from_bytes(c.key());
-      if (!cid) return corrupt("heads holds a bad CID");
-      uint64_t h = get_u64be(c.value());
-      info.heads.emplace_back(std::move(*cid), h);
-      info.max_height = std::max(info.max_height, h);
-    }
-    info.blocks = txn.count(d.blocks);
-    info.merged = txn.count(d.merged);
-    info.pending = txn.count(d.pending);
-    info.wants = txn.count(d.wants);
-    info.ready = txn.count(d.ready);
-    info.staged = txn.count(d.staged);
-    info.elements = txn.count(d.elems);
-    info.tombstones = txn.count(d.tombs);
-    return Status::ok();
+    info = read_info(txn, store_->dbs());
+    return info.status();
   }));
   return info;
 }

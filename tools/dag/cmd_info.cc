@@ -13,21 +13,6 @@ namespace trellis::dag {
 
 namespace {
 
-struct Head {
-  Cid cid;
-  uint64_t height;
-};
-
-Status read_heads(const Txn& txn, const Dbs& dbs, std::vector<Head>* out) {
-  Cursor c(txn, dbs.heads);
-  for (bool ok = c.first(); ok; ok = c.next()) {
-    auto cid = Cid::from_bytes(c.key());
-    if (!cid) return corrupt("heads holds a malformed CID " + to_hex(c.key()));
-    out->push_back({std::move(*cid), get_u64be(c.value())});
-  }
-  return Status::ok();
-}
-
 constexpr size_t kHeadsShown = 10;
 
 }  // namespace
@@ -37,16 +22,15 @@ int cmd_info(const Context& ctx, Args args) {
   auto store = open_read_only(ctx);
   if (!store) return kExitStore;
   const Dbs& d = store->dbs();
-  std::vector<Head> heads;
   StoreCounts n;
   Status st = store->read([&](const Txn& txn) {
-    TRELLIS_TRY(read_heads(txn, d, &heads));
     auto counted = count_store(txn, d);
     if (!counted) return counted.status();
     n = *counted;
     return Status::ok();
   });
   if (!st) return store_error(st);
+  const auto& heads = n.heads;
   size_t map_size = store->map_size();
   const uint64_t file_size = store_file_size(ctx.store_dir);
 
@@ -55,7 +39,7 @@ int cmd_info(const Context& ctx, Args args) {
     j["store"] = ctx.store_dir;
     j["heads"] = json::array();
     for (const auto& h : heads)
-      j["heads"].push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
+      j["heads"].push_back({{"cid", h.first.to_string()}, {"height", h.second}});
     j["max_height"] = n.max_height;
     j["blocks"] = n.blocks;
     j["merged"] = n.merged;
@@ -74,7 +58,7 @@ int cmd_info(const Context& ctx, Args args) {
   fmt::print("store:       {}\n", ctx.store_dir);
   fmt::print("heads:       {} (max height {})\n", heads.size(), n.max_height);
   for (size_t i = 0; i < heads.size() && i < kHeadsShown; ++i)
-    fmt::print("  {} {}\n", heads[i].cid.to_string(), heads[i].height);
+    fmt::print("  {} {}\n", heads[i].first.to_string(), heads[i].second);
   if (heads.size() > kHeadsShown)
     fmt::print("  … and {} more (trellis-dag {} heads lists them all)\n",
                heads.size() - kHeadsShown, ctx.store_dir);
@@ -92,16 +76,20 @@ int cmd_heads(const Context& ctx, Args args) {
   if (!parse_args("heads", args, {})) return kExitUsage;
   auto store = open_read_only(ctx);
   if (!store) return kExitStore;
-  std::vector<Head> heads;
-  Status st = store->read([&](const Txn& txn) { return read_heads(txn, store->dbs(), &heads); });
+  Result<ReplicaInfo> info = ReplicaInfo{};
+  Status st = store->read([&](const Txn& txn) {
+    info = read_info(txn, store->dbs());
+    return info.status();
+  });
   if (!st) return store_error(st);
+  const auto& heads = info->heads;
   if (ctx.json) {
     json j = json::array();
-    for (const auto& h : heads) j.push_back({{"cid", h.cid.to_string()}, {"height", h.height}});
+    for (const auto& h : heads) j.push_back({{"cid", h.first.to_string()}, {"height", h.second}});
     fmt::print("{}\n", dump(j));
     return kExitOk;
   }
-  for (const auto& h : heads) fmt::print("{} {}\n", h.cid.to_string(), h.height);
+  for (const auto& h : heads) fmt::print("{} {}\n", h.first.to_string(), h.second);
   return kExitOk;
 }
 

@@ -107,7 +107,7 @@ int cmd_stats(const Context& ctx, Args args) {
            {"block_bytes", bytes},
            {"file_size", file_size},
            {"depth", n.max_height},
-           {"heads", n.heads},
+           {"heads", n.heads.size()},
            {"elements", n.elements},
            {"tombstones", n.tombstones},
            {"tombstone_ratio", tomb_ratio},
@@ -133,7 +133,7 @@ int cmd_stats(const Context& ctx, Args args) {
   fmt::print("bytes:       {} of blocks (mean {}); data.mdb {}\n", human_size(bytes),
              human_size(n.blocks ? bytes / n.blocks : 0), human_size(file_size));
   fmt::print("depth:       {} (max height); {} now\n", n.max_height,
-             count_of(n.heads, "head", "heads"));
+             count_of(n.heads.size(), "head", "heads"));
   fmt::print("width:       widest {} at height {}; {} of {} heights have concurrent blocks; {}\n",
              shape.max_width, shape.max_width_height, shape.concurrent_heights, n.max_height,
              count_of(shape.merges, "merge", "merges"));
