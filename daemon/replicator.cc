@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <algorithm>
+#include <functional>
 #include <memory>
 
 #include "crdt/stream.h"
@@ -35,6 +36,34 @@ unsigned seed_of(const net::PeerId& id) {
   unsigned seed = 0;
   for (uint8_t b : id.bytes()) seed = seed * 131 + b;
   return seed;
+}
+
+using Task = std::function<awaitable<void>()>;
+
+// Runs `tasks` on `io`, at most `limit` at once, and returns once every
+// started one has ended; starts no more once `stopped` is set.
+awaitable<void> run_bounded(net::asio::io_context& io, std::vector<Task> tasks, size_t limit,
+                            const bool& stopped) {
+  struct Count {
+    explicit Count(const net::asio::any_io_executor& ex) : done(ex) {}
+    size_t running = 0;
+    net::Signal done;
+  };
+  auto count = std::make_shared<Count>(io.get_executor());
+  for (auto& task : tasks) {
+    while (count->running >= limit) co_await count->done.wait();
+    if (stopped) break;
+    ++count->running;
+    net::asio::co_spawn(
+        io,
+        [count, task = std::move(task)]() -> awaitable<void> {
+          co_await task();
+          --count->running;
+          count->done.notify();
+        },
+        net::asio::detached);
+  }
+  while (count->running > 0) co_await count->done.wait();
 }
 
 std::vector<Cid> cids_of(std::span<const Want> wants) {
@@ -232,37 +261,19 @@ awaitable<std::vector<net::PeerId>> Replicator::holders(const std::vector<Cid>& 
   std::erase(peers, skip);
   std::shuffle(peers.begin(), peers.end(), rng_);
   if (peers.size() > kProbePeers) peers.resize(kProbePeers);
-  struct Probe {
-    Probe(const net::asio::any_io_executor& ex, std::vector<Cid> r) : roots(std::move(r)), done(ex) {}
-    std::vector<Cid> roots;
-    size_t running = 0;
-    std::vector<net::PeerId> found;
-    net::Signal done;
-  };
-  auto probe = std::make_shared<Probe>(node_.io().get_executor(), roots);
-  auto holds = [probe](const std::vector<Cid>& heads) {
-    return std::ranges::any_of(probe->roots,
-                               [&](const Cid& c) { return std::ranges::find(heads, c) != heads.end(); });
-  };
-  for (const auto& peer : peers) {
-    ++probe->running;
-    net::asio::co_spawn(
-        node_.io(),
-        [this, probe, peer, holds]() -> awaitable<void> {
-          Bytes body;
-          std::string method = "heads";
-          auto res = co_await node_.call(peer, method, std::move(body), kProbeTimeout);
-          if (res) {
-            auto heads = net::decode_cids(*res, net::kMaxHeads);
-            if (heads && holds(*heads)) probe->found.push_back(peer);
-          }
-          --probe->running;
-          probe->done.notify();
-        },
-        net::asio::detached);
-  }
-  while (probe->running > 0) co_await probe->done.wait();
-  co_return std::move(probe->found);
+  auto found = std::make_shared<std::vector<net::PeerId>>();
+  std::vector<Task> probes;
+  for (const auto& peer : peers)
+    probes.push_back([this, roots, peer, found]() -> awaitable<void> {
+      Bytes body;
+      std::string method = "heads";
+      auto res = co_await node_.call(peer, method, std::move(body), kProbeTimeout);
+      auto heads = res ? net::decode_cids(*res, net::kMaxHeads) : Result<std::vector<Cid>>(res.status());
+      if (heads && std::ranges::any_of(roots, [&](const Cid& c) { return std::ranges::find(*heads, c) != heads->end(); }))
+        found->push_back(peer);
+    });
+  co_await run_bounded(node_.io(), std::move(probes), kProbePeers, stopped_);
+  co_return std::move(*found);
 }
 
 bool Replicator::admit_full_sync() {
@@ -349,31 +360,20 @@ awaitable<size_t> Replicator::get_from(const net::PeerId& peer, std::vector<Cid>
 
 awaitable<bool> Replicator::get_round(std::vector<Want> wants) {
   // Batches of get_batch CIDs, at most parallel_gets calls in flight.
-  struct Round {
-    explicit Round(const net::asio::any_io_executor& ex) : done(ex) {}
-    size_t running = 0, stored = 0;
-    net::Signal done;
-  };
-  auto round = std::make_shared<Round>(node_.io().get_executor());
-  for (size_t at = 0; at < wants.size() && !stopped_; at += opts_.get_batch) {
-    while (round->running >= opts_.parallel_gets) co_await round->done.wait();
+  auto stored = std::make_shared<size_t>(0);
+  std::vector<Task> gets;
+  for (size_t at = 0; at < wants.size(); at += opts_.get_batch) {
     auto peer = pick_peer(wants[at]);
     if (peer.is_empty()) break;
     size_t end = std::min(wants.size(), at + opts_.get_batch);
     std::vector<Cid> batch;
     for (size_t i = at; i < end; ++i) batch.push_back(wants[i].cid);
-    ++round->running;
-    net::asio::co_spawn(
-        node_.io(),
-        [this, round, peer, batch = std::move(batch)]() mutable -> awaitable<void> {
-          round->stored += co_await get_from(peer, std::move(batch));
-          --round->running;
-          round->done.notify();
-        },
-        net::asio::detached);
+    gets.push_back([this, stored, peer, batch = std::move(batch)]() -> awaitable<void> {
+      *stored += co_await get_from(peer, batch);
+    });
   }
-  while (round->running > 0) co_await round->done.wait();
-  co_return round->stored > 0;
+  co_await run_bounded(node_.io(), std::move(gets), opts_.parallel_gets, stopped_);
+  co_return *stored > 0;
 }
 
 Result<Bytes> Replicator::serve_get(ByteView body) {
