@@ -60,9 +60,11 @@ int list_offline(const std::string& dir, bool as_json) {
   const std::string self = peer_id(dir);
   std::unordered_set<std::string> pinned;
   bool ipfs_up = false;
-  if (auto ep = ipfs_endpoint(cfg->ipfs_api); ep && probe_ipfs(cfg->ipfs_api, std::chrono::seconds(2))) {
+  if (auto ep = ipfs_endpoint(cfg->ipfs_api)) {
     net::asio::io_context io;
-    pinning::IpfsClient ipfs(io, pinning::IpfsOptions{ep->first, ep->second});
+    pinning::IpfsOptions o{ep->first, ep->second};
+    o.connect_timeout = std::chrono::seconds(2);
+    pinning::IpfsClient ipfs(io, o);
     net::asio::co_spawn(
         io,
         [&]() -> net::awaitable<void> {
