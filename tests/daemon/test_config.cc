@@ -136,6 +136,7 @@ TEST_CASE("config: unknown sections, unknown fields and bad values are named") {
       {"/cluster/trusted_peers",
        json::array({"*", net::Identity::generate().id().to_string()}), "must be the only entry"},
       {"/cluster/follower_mode", "yes", "cluster.follower_mode"},
+      {"/cluster/trusted_peers", json(std::vector<std::string>(4097, "*")), "1 to 4096 strings"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.pointer);
