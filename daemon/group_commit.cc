@@ -16,22 +16,34 @@ GroupCommit::GroupCommit(net::asio::io_context& io, Replica& replica,
     : io_(io), replica_(replica), committed_(std::move(committed)) {}
 
 net::awaitable<Status> GroupCommit::put(std::string key, Bytes value) {
-  return write(std::move(key), std::move(value));
+  std::vector<Write> writes;
+  writes.push_back({std::move(key), std::move(value)});
+  return write_all(std::move(writes));
 }
 
 net::awaitable<Status> GroupCommit::remove(std::string key) {
-  return write(std::move(key), std::nullopt);
+  std::vector<Write> writes;
+  writes.push_back({std::move(key), std::nullopt});
+  return write_all(std::move(writes));
 }
 
-net::awaitable<Status> GroupCommit::write(std::string key, std::optional<Bytes> value) {
+net::awaitable<Status> GroupCommit::write_all(std::vector<Write> writes) {
   if (!open_) {
     open_ = std::make_shared<Round>(io_);
     net::asio::post(io_, [this] { flush(); });
   }
   std::shared_ptr<Round> round = open_;
-  Status added = value ? round->batch.put(key, *value) : round->batch.remove(key);
-  if (!added) co_return added;
-  ++counters_.writes;
+  // Checked first, so that a bad write adds nothing of the others.
+  Batch mine;
+  for (const auto& w : writes) {
+    Status added = w.value ? mine.put(w.key, *w.value) : mine.remove(w.key);
+    if (!added) co_return added;
+  }
+  for (const auto& w : writes) {
+    Status added = w.value ? round->batch.put(w.key, *w.value) : round->batch.remove(w.key);
+    if (!added) co_return added;
+  }
+  counters_.writes += writes.size();
   while (!round->result) co_await round->done.wait();
   co_return *round->result;
 }

@@ -28,6 +28,13 @@ class GroupCommit {
   // Durable when it returns ok; the last write to a key in a round wins.
   net::awaitable<Status> put(std::string key, Bytes value);
   net::awaitable<Status> remove(std::string key);
+  // Several writes that land in the same round, so in one commit: all or
+  // none (an unpin and its removal marker).
+  struct Write {
+    std::string key;
+    std::optional<Bytes> value;  // none removes the key
+  };
+  net::awaitable<Status> write_all(std::vector<Write> writes);
 
   struct Counters {
     uint64_t rounds = 0, writes = 0;
@@ -36,7 +43,6 @@ class GroupCommit {
 
  private:
   struct Round;
-  net::awaitable<Status> write(std::string key, std::optional<Bytes> value);
   void flush();
 
   net::asio::io_context& io_;

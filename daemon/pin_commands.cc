@@ -124,8 +124,10 @@ net::awaitable<Result<Pin>> Service::remove_pin(Cid cid) {
   auto existing = pins_->get(cid);
   if (!existing) co_return existing.status();
   if (!*existing) co_return Status(Code::not_found, "pin is not part of the pinset");
-  std::string key = pin_key(cid);
-  Status removed = co_await writer_->remove(std::move(key));
+  std::vector<GroupCommit::Write> writes;
+  writes.push_back({pin_key(cid), std::nullopt});
+  writes.push_back({removed_key(cid), encode_removed((*existing)->timestamp)});
+  Status removed = co_await writer_->write_all(std::move(writes));
   if (!removed) co_return removed;
   co_return **existing;
 }

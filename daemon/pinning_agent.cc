@@ -44,6 +44,7 @@ PinningAgent::PinningAgent(net::Node& node, Replica& replica, IpfsClient& ipfs, 
       monitor_(monitor_options(opts_)),
       started_(Clock::now()),
       inform_timer_(node.io()),
+      measure_timer_(node.io()),
       maintain_timer_(node.io()) {}
 
 PinningAgent::~PinningAgent() {
@@ -60,6 +61,7 @@ Status PinningAgent::start() {
     auto metrics = decode_metrics(m.data);
     if (metrics) monitor_.on_metrics(m.origin.to_string(), *metrics, Clock::now());
   }));
+  net::asio::co_spawn(node_.io(), measure_loop(), net::asio::detached);
   net::asio::co_spawn(node_.io(), inform_loop(), net::asio::detached);
   net::asio::co_spawn(node_.io(), maintain_loop(), net::asio::detached);
   return Status::ok();
@@ -68,6 +70,7 @@ Status PinningAgent::start() {
 void PinningAgent::stop() {
   stopped_ = true;
   inform_timer_.cancel();
+  measure_timer_.cancel();
   maintain_timer_.cancel();
 }
 
@@ -84,32 +87,45 @@ bool PinningAgent::gone(const std::string& peer) const {
   return !monitor_.known(peer) && now - started_ > opts_.repin_after;
 }
 
-// The ping must keep its rhythm whatever IPFS does (js-ipfs's repo/stat
-// reads every block and took 4 s under load, which made healthy peers look
-// down): each round publishes at once with the free space measured by the
-// round before, then measures it again for the next round.
+// The ping must keep its rhythm whatever IPFS does: js-ipfs's repo/stat
+// reads every block and took 4 s under load, and while a round waited for
+// it (or for IPFS to start answering after a restart) healthy peers looked
+// down to the others, long enough for their pins to be re-allocated (found
+// by tests/chaos). So each round publishes at once with the free space
+// measure_loop() found last, and without freespace before the first answer
+// (the peer is then alive but not a candidate for new pins).
 awaitable<void> PinningAgent::inform_loop() {
   auto alive = alive_;
-  std::optional<uint64_t> free = co_await free_space();
   while (*alive && !stopped_) {
     auto round = Clock::now();
     uint64_t ttl = static_cast<uint64_t>(opts_.metrics_ttl.count());
     std::vector<Metric> metrics{{"ping", "", ttl},
                                 {"pinqueue", std::to_string(tracker_.queue().size()), ttl}};
     for (const auto& [name, value] : opts_.tags) metrics.push_back({"tag:" + name, value, ttl});
-    // No freespace while IPFS cannot be asked: the peer is then not a
-    // candidate for new pins.
-    if (free) metrics.push_back({"freespace", std::to_string(*free), ttl});
+    if (free_) metrics.push_back({"freespace", std::to_string(*free_), ttl});
     monitor_.on_metrics(self_, metrics, Clock::now());
     if (opts_.follower) {
       // Trusted peers would drop them anyway.
     } else if (Status st = node_.publish(kMetricsTopic, encode_metrics(metrics)); !st && log_)
       log_(LogLevel::warn, "cannot publish metrics: " + st.message());
-    free = co_await free_space();
-    if (!*alive || stopped_) co_return;
     inform_timer_.expires_at(round + opts_.metrics_ttl / 2);
     net::error_code ec;
     co_await inform_timer_.async_wait(net::with_ec(ec));
+  }
+}
+
+awaitable<void> PinningAgent::measure_loop() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    auto round = Clock::now();
+    std::optional<uint64_t> free = co_await free_space();
+    if (!*alive || stopped_) co_return;
+    bool first = free && !free_;
+    free_ = free;
+    if (first) inform_timer_.cancel();  // publish the free space now, not a round later
+    measure_timer_.expires_at(round + opts_.metrics_ttl / 2);
+    net::error_code ec;
+    co_await measure_timer_.async_wait(net::with_ec(ec));
   }
 }
 
@@ -141,19 +157,32 @@ Result<size_t> PinningAgent::maintain() {
   int64_t wall = unix_ns();
   std::vector<Decision> todo;
   auto is_gone = [this](const std::string& p) { return opts_.repin && gone(p); };
+  Status looked = Status::ok();
   TRELLIS_TRY(pins_.scan([&](const Pin& pin) {
     Decision d = pinning::maintain(pin, wall, is_gone, cands, opts_.allocator);
+    auto removed = pins_.removed(pin.cid);
+    if (!removed) {
+      looked = removed.status();
+      return false;
+    }
+    if (*removed && **removed == pin.timestamp) {
+      d.action = Action::remove;
+      d.reason = "its unpin crossed a re-allocation";
+    }
     if (d.action == Action::none) return true;
     if (responsible_peer(pin.cid, live) != self_) return true;
+    if (d.action == Action::remove) d.pin = pin;  // its timestamp goes in the marker
     d.pin.cid = pin.cid;
     todo.push_back(std::move(d));
     return todo.size() < kMaxWritesPerPass;
   }));
+  TRELLIS_TRY(looked);
   if (todo.empty()) return size_t{0};
   Batch batch;
   for (const auto& d : todo) {
     if (d.action == Action::remove) {
       TRELLIS_TRY(batch.remove(pin_key(d.pin.cid)));
+      TRELLIS_TRY(batch.put(removed_key(d.pin.cid), encode_removed(d.pin.timestamp)));
     } else {
       TRELLIS_TRY(batch.put(pin_key(d.pin.cid), encode_pin(d.pin)));
     }

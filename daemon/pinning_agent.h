@@ -59,6 +59,7 @@ class PinningAgent {
 
  private:
   net::awaitable<void> inform_loop();
+  net::awaitable<void> measure_loop();  // refreshes free_ every metrics_ttl / 2
   net::awaitable<std::optional<uint64_t>> free_space();  // from IPFS repo/stat
   net::awaitable<void> maintain_loop();
   bool gone(const std::string& peer) const;
@@ -74,7 +75,8 @@ class PinningAgent {
   std::string self_;
   pinning::Monitor monitor_;
   std::chrono::steady_clock::time_point started_;
-  net::asio::steady_timer inform_timer_, maintain_timer_;
+  net::asio::steady_timer inform_timer_, measure_timer_, maintain_timer_;
+  std::optional<uint64_t> free_;  // IPFS's free space, last measured; none while unknown
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool stopped_ = false;
 };

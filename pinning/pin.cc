@@ -202,6 +202,22 @@ std::vector<std::string> split_commas(std::string_view s) {
 
 std::string pin_key(const Cid& cid) { return std::string(kPinPrefix) + cid.to_string(); }
 
+std::string removed_key(const Cid& cid) { return std::string(kRemovedPrefix) + cid.to_string(); }
+
+Bytes encode_removed(int64_t timestamp) {
+  Bytes out(8);
+  auto v = static_cast<uint64_t>(timestamp);
+  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
+  return out;
+}
+
+std::optional<int64_t> decode_removed(ByteView b) {
+  if (b.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (uint8_t byte : b) v = (v << 8) | byte;
+  return static_cast<int64_t>(v);
+}
+
 Result<Cid> cid_of_key(std::string_view key) {
   if (!key.starts_with(kPinPrefix)) return invalid("key " + std::string(key) + " is not a pin");
   return Cid::parse(key.substr(kPinPrefix.size()));

@@ -70,6 +70,17 @@ struct Pin {
 };
 
 std::string pin_key(const Cid& cid);  // "/pins/<cid>"
+
+// Every removal of a pin (unpin, expiry) also writes "/removed/<cid>" = the
+// removed pin's timestamp, in the same commit. A pin is an add-wins CRDT
+// value, so a re-allocation written concurrently with an unpin (by a peer
+// that had not seen it) brings the pin back; the marker tells maintenance
+// that this pin (same CID, same timestamp: a re-pin has a new one) was
+// removed, and the tracker that IPFS may still hold it.
+inline constexpr std::string_view kRemovedPrefix = "/removed/";
+std::string removed_key(const Cid& cid);
+Bytes encode_removed(int64_t timestamp);          // 8 bytes, big-endian
+std::optional<int64_t> decode_removed(ByteView);  // none unless exactly 8 bytes
 // "a,b,,c" → {"a", "b", "c"} (allocations, origins and CID lists as given).
 std::vector<std::string> split_commas(std::string_view s);
 // The CID in a /pins/ key; fails for any other key.

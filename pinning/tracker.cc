@@ -31,6 +31,21 @@ Status ReplicaPins::scan(const std::function<bool(const Pin&)>& fn, std::string_
       after);
 }
 
+Result<std::optional<int64_t>> ReplicaPins::removed(const Cid& cid) const {
+  auto v = replica_.get(removed_key(cid));
+  if (!v) return v.status();
+  if (!*v) return std::optional<int64_t>{};
+  return decode_removed(**v);
+}
+
+Status ReplicaPins::scan_removed(const std::function<bool(const Cid&, int64_t)>& fn) const {
+  return replica_.scan(kRemovedPrefix, [&](std::string_view key, ByteView value) {
+    auto cid = Cid::parse(key.substr(kRemovedPrefix.size()));
+    auto ts = decode_removed(value);
+    return !cid || !ts || fn(*cid, *ts);  // malformed markers are skipped
+  });
+}
+
 // ---- the IPFS side of a listing, 8 bytes per pin ----
 
 namespace {
@@ -280,18 +295,39 @@ awaitable<Result<size_t>> Tracker::recover_all() {
   // nothing rather than queue every pin.
   auto lists = co_await load_lists();
   if (!lists->reachable) co_return lists->error;
-  std::vector<Pin> again;
+  std::vector<Pin> again, extra;
   size_t count = 0;
+  auto held = [&](const Cid& cid) {
+    IpfsPin p = lists->lookup(cid);
+    return (p == IpfsPin::recursive || p == IpfsPin::direct) && !queue_.find(cid);
+  };
   Status st = pins_.scan([&](const Pin& pin) {
     PinInfo info = info_of(pin.cid, &pin, lists->lookup(pin.cid));
     if (info.status == TrackerStatus::pin_error || info.status == TrackerStatus::unpin_error) {
       if (queue_.recover(info.cid)) count++;
     } else if (info.status == TrackerStatus::unexpectedly_unpinned) {
       again.push_back(pin);
+    } else if (!pin.allocated_to(opts_.self) && held(pin.cid)) {
+      extra.push_back(pin);  // moved away while its unpin was lost (a crash)
     }
     return true;
   });
   if (!st) co_return st;
+  // Removed pins IPFS still holds: their unpin was lost in a crash. The
+  // markers say which CIDs the cluster pinned, so pins made directly in
+  // IPFS are left alone.
+  st = pins_.scan_removed([&](const Cid& cid, int64_t) {
+    auto now = pins_.get(cid);
+    if (now && !*now && held(cid)) {
+      Pin gone;
+      gone.cid = cid;
+      extra.push_back(std::move(gone));
+    }
+    return true;
+  });
+  if (!st) co_return st;
+  for (const auto& pin : extra) cancel(queue_.enqueue(OpType::unpin, pin));
+  count += extra.size();
   // Failed unpins of CIDs the state no longer has.
   std::vector<Cid> failed;
   queue_.for_each([&](const Cid& cid, const Op& op) {

@@ -4,7 +4,9 @@
 // Stateless: the only thing it keeps is the OpQueue of in-flight and failed
 // operations. Status is computed on demand from the state (through
 // PinSource), IPFS's pin/ls and that queue, so a restart loses nothing: the
-// start-up recover queues every allocated pin that IPFS lacks.
+// start-up recover queues every allocated pin that IPFS lacks, and an unpin
+// for every pin IPFS holds that the state allocates elsewhere or removed
+// (its removal marker, kRemovedPrefix).
 //
 // Threading: everything on the io_context's thread; the PinSource calls are
 // made there too.
@@ -34,6 +36,10 @@ class PinSource {
   // the pins whose key (pin_key) sorts after it.
   virtual Status scan(const std::function<bool(const Pin&)>& fn,
                       std::string_view after = {}) const = 0;
+  // The timestamp of the pin the last removal of `cid` removed (kRemovedPrefix).
+  virtual Result<std::optional<int64_t>> removed(const Cid& cid) const = 0;
+  // Every removal marker, in CID-key order, until fn returns false.
+  virtual Status scan_removed(const std::function<bool(const Cid&, int64_t)>& fn) const = 0;
 };
 
 // PinSource over a Replica's /pins/ keys. Values that fail to decode are
@@ -44,6 +50,8 @@ class ReplicaPins : public PinSource {
   Result<std::optional<Pin>> get(const Cid& cid) const override;
   Status scan(const std::function<bool(const Pin&)>& fn,
               std::string_view after = {}) const override;
+  Result<std::optional<int64_t>> removed(const Cid& cid) const override;
+  Status scan_removed(const std::function<bool(const Cid&, int64_t)>& fn) const override;
 
  private:
   const Replica& replica_;
@@ -102,8 +110,9 @@ class Tracker {
   net::awaitable<Status> status_all(std::function<bool(const PinInfo&)> fn);
   // Retries a failed operation or re-pins an unexpectedly unpinned CID now.
   net::awaitable<PinInfo> recover(Cid cid);
-  // recover() for every pin in an error state or unexpectedly unpinned;
-  // returns how many were queued. Fails, queueing nothing, while IPFS
+  // recover() for every pin in an error state or unexpectedly unpinned, and
+  // an unpin for each CID IPFS holds that the state allocates elsewhere or
+  // has a removal marker for; returns how many were queued. Fails, queueing nothing, while IPFS
   // cannot be listed.
   net::awaitable<Result<size_t>> recover_all();
 

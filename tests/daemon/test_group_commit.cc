@@ -99,6 +99,33 @@ TEST_CASE("group commit: removes join the round; removing an absent key announce
   CHECK(f.announced == 2);  // the puts and the remove of k1, not the no-op
 }
 
+TEST_CASE("group commit: write_all lands every write in one round, or none when one is bad") {
+  Fixture f;
+  CHECK(f.write_all(1, "pin") == 1);
+  Status both = Status(Code::unavailable, "not run"), bad = both;
+  net::asio::co_spawn(
+      f.io,
+      [&]() -> net::awaitable<void> {
+        std::vector<GroupCommit::Write> writes;
+        writes.push_back({"pin0", std::nullopt});
+        writes.push_back({"marker0", Bytes{1, 2, 3}});
+        both = co_await f.writer->write_all(std::move(writes));
+        std::vector<GroupCommit::Write> invalid;
+        invalid.push_back({"fine", Bytes{1}});
+        invalid.push_back({"", Bytes{1}});  // an empty key is refused
+        bad = co_await f.writer->write_all(std::move(invalid));
+      },
+      net::asio::detached);
+  f.io.restart();
+  f.io.run();
+  CHECK(both.is_ok());
+  CHECK(!f.replica->get("pin0")->has_value());
+  CHECK(f.replica->get("marker0")->has_value());
+  CHECK(f.announced == 2);  // the first put, then the remove and marker together
+  CHECK_FALSE(bad.is_ok());
+  CHECK(!f.replica->get("fine")->has_value());
+}
+
 TEST_CASE("group commit: a failed commit fails every writer of the round, and the next round works") {
   Fixture f;
   f.fail = true;

@@ -87,12 +87,13 @@ struct Peer {
   IpfsClient ipfs;
   std::unique_ptr<ReplicaPins> pins;
   std::unique_ptr<Tracker> tracker;
+  bool hooked = true;  // false: state changes the tracker never hears of (a crash)
 
   explicit Peer(uint16_t port, TrackerOptions topts = {}) : ipfs(io, options(port)) {
     ReplicaOptions ropts;
     ropts.sync = false;
     ropts.hook = [this](const Change& c) {
-      if (tracker) tracker->on_change(c);
+      if (tracker && hooked) tracker->on_change(c);
     };
     auto opened = Replica::open(dir.sub("state"), ropts);
     REQUIRE(opened.is_ok());
@@ -275,6 +276,31 @@ TEST_CASE("tracker: an unpin behind its back shows unexpectedly_unpinned; recove
   CHECK(peer.in_ipfs(cid) == IpfsPin::recursive);
   peer.unpin(cid);
   CHECK(peer.reaches(cid, TrackerStatus::unpinned));
+}
+
+TEST_CASE("tracker: recover unpins what moved away or was removed while its unpin was lost") {
+  Peer peer(shared().daemon.port());
+  Cid moved = peer.put_block("tracker lost unpin: moved");
+  Cid removed = peer.put_block("tracker lost unpin: removed");
+  Cid own = peer.put_block("tracker lost unpin: pinned in IPFS by its user");
+  // The state changes reach the store but not the tracker, as when the
+  // daemon is killed between the commit and the unpin.
+  peer.hooked = false;
+  peer.pin(moved, {"someone-else"});
+  Pin p = peer.pin(removed);
+  peer.unpin(removed);
+  REQUIRE(peer.replica->put(removed_key(removed), encode_removed(p.timestamp)).is_ok());
+  for (const Cid& c : {moved, removed, own})
+    REQUIRE(run(peer.io, peer.ipfs.pin_add(c, Mode::recursive)).is_ok());
+  auto queued = run(peer.io, peer.tracker->recover_all());
+  REQUIRE(queued.is_ok());
+  CHECK(*queued == 2);
+  CHECK(eventually(peer.io, [&] { return peer.tracker->queue().size() == 0; }));
+  CHECK(peer.in_ipfs(moved) == IpfsPin::none);
+  CHECK(peer.in_ipfs(removed) == IpfsPin::none);
+  // A CID the cluster never removed is not the tracker's to unpin.
+  CHECK(peer.in_ipfs(own) == IpfsPin::recursive);
+  REQUIRE(run(peer.io, peer.ipfs.pin_rm(own)).is_ok());
 }
 
 TEST_CASE("tracker: pin_update moves the pin to the new CID") {

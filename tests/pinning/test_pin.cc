@@ -94,6 +94,20 @@ TEST_CASE("pin keys carry the CID") {
   CHECK_FALSE(cid_of_key("/pins/notacid").is_ok());
 }
 
+TEST_CASE("removal markers: /removed/<cid> holding the removed pin's timestamp") {
+  Cid c = content("marker");
+  CHECK(removed_key(c) == "/removed/" + c.to_string());
+  for (int64_t ts : {int64_t{0}, kNow, int64_t{-1}}) {
+    Bytes b = encode_removed(ts);
+    CHECK(b.size() == 8);
+    CHECK(decode_removed(b) == ts);
+  }
+  Bytes nine(9, 0);
+  CHECK_FALSE(decode_removed(ByteView(nine.data(), 7)).has_value());
+  CHECK_FALSE(decode_removed(nine).has_value());
+  CHECK_FALSE(decode_removed(ByteView()).has_value());
+}
+
 TEST_CASE("validation enforces IPFS Cluster's rules with messages that say why") {
   Pin p = request("v");
   p.replication_factor_min = 3;
