@@ -134,7 +134,7 @@ def run_schedule(rig, injector, plan, duration):
 def writer_config(rig, cids, seed):
     cfg = {"peers": [p.rest for p in rig.peers], "user": rigmod.USER,
            "password": rigmod.PASSWORD, "cids": cids, "seed": seed, "rate": WRITE_RATE,
-           "workers": 4, "log": os.path.join(rig.root, "writes.jsonl"),
+           "workers": 8, "log": os.path.join(rig.root, "writes.jsonl"),
            "stop": os.path.join(rig.root, "writes.stop")}
     path = os.path.join(rig.root, "writer.json")
     with open(path, "w") as f:
@@ -174,6 +174,7 @@ def run(opts):
             for p in rig.peers:
                 print("--- peer %d log tail ---\n%s" % (p.index, p.tail(25)))
         rig.cleanup(keep=opts["keep"])
+        log("cleaned up")
     for f in failures:
         print("FAILED: " + f)
     return failures
@@ -182,7 +183,9 @@ def run(opts):
 def verify(rig, writes):
     ops = check.outcomes(writes)
     log("writes: " + check.summary(ops))
-    took, last = check.wait(lambda: check.converged(rig.peers), check.CONVERGE_S)
+    took, last = check.wait(lambda: check.converged(rig.peers), check.CONVERGE_S,
+                            lambda last: log("converging: (keys, blocks, wants, pending) "
+                                             "by peer: %s" % (last,)))
     if took is None:
         return ["no convergence within %d s of the heal: %s" % (check.CONVERGE_S, last)]
     log("all 5 peers hold the same heads and state %.1f s after the heal" % took)

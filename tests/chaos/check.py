@@ -54,10 +54,12 @@ def converged(peers):
                                           for i in infos]
 
 
-def wait(cond, timeout):
-    """(seconds taken or None, the last value cond returned)."""
+def wait(cond, timeout, progress=None):
+    """(seconds taken or None, the last value cond returned); progress(last)
+    every 10 s while waiting."""
     t = time.monotonic()
     last = None
+    shown = t
     while time.monotonic() - t < timeout:
         try:
             ok, last = cond()
@@ -65,6 +67,9 @@ def wait(cond, timeout):
                 return time.monotonic() - t, last
         except (OSError, RuntimeError, ValueError) as e:
             last = str(e)
+        if progress and time.monotonic() - shown >= 10:
+            progress(last)
+            shown = time.monotonic()
         time.sleep(0.1)
     return None, last
 
