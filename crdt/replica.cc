@@ -36,18 +36,36 @@ Result<std::unique_ptr<Replica>> Replica::open(const std::string& dir, const Rep
   // A crash may have left merge work staged or queued: finish it before
   // serving.
   if (!opts.read_only) {
-    auto staged = StreamIngest::resume(*r);
-    if (!staged) return staged.status();
-    SyncResult ignored;
+    auto resumed = r->resume_merges();
+    if (!resumed) return resumed.status();
+  }
+  return r;
+}
+
+Result<size_t> Replica::resume_merges() {
+  const Dbs& d = store_->dbs();
+  size_t staged = 0, ready = 0;
+  TRELLIS_TRY(store_->read([&](const Txn& txn) {
+    staged = txn.count(d.staged);
+    ready = txn.count(d.ready);
+    return Status::ok();
+  }));
+  SyncResult out;
+  if (staged > 0) {
+    auto ingest = StreamIngest::resume(*this);
+    if (!ingest) return ingest.status();
     for (bool done = false; !done;) {
-      auto step = staged->merge_step(ignored);
+      auto step = ingest->merge_step(out);
       if (!step) return step.status();
       done = *step;
     }
-    auto drained = r->drain_ready();
-    if (!drained) return drained.status();
   }
-  return r;
+  if (staged > 0 || ready > 0) {
+    auto drained = drain_ready();
+    if (!drained) return drained.status();
+    out.merged += *drained;
+  }
+  return out.merged;
 }
 
 Result<Cid> Replica::put(std::string_view key, ByteView value) {

@@ -139,6 +139,13 @@ class Replica {
   Result<SyncResult> on_blocks(std::span<const IncomingBlock> blocks,
                                Accept accept = Accept::wanted);
   Result<SyncResult> on_block(const Cid& cid, ByteView bytes);
+  // Finishes merge work an earlier failure left behind (a stream's staged
+  // blocks, the `ready` queue), as open() does after a crash: a write that
+  // failed (a full disk) would otherwise leave those blocks, and every block
+  // above them, unmerged until the next restart. Not while a StreamIngest is
+  // open. Returns the blocks merged; one read transaction when there is
+  // nothing to do.
+  Result<size_t> resume_merges();
   // Outstanding wants (e.g. after a restart), at most `limit`.
   Result<std::vector<Want>> wants(size_t limit) const;
 

@@ -159,6 +159,17 @@ awaitable<void> Replicator::tick_loop() {
     co_await tick_timer_.async_wait(net::with_ec(ec));
     if (stopped_) break;
     if (!replica_.tick(std::chrono::steady_clock::now()).empty()) publish_heads();
+    if (!streaming_) {
+      // Merges that a failed write (a full disk) left staged or queued.
+      auto resumed = replica_.resume_merges();
+      if (!resumed && !resume_failed_ && log)
+        log(LogLevel::error, "cannot resume merging (retried every tick): " + resumed.status().message());
+      resume_failed_ = !resumed;
+      if (resumed && *resumed > 0) {
+        if (log) log(LogLevel::info, "resumed merging: " + std::to_string(*resumed) + " blocks merged");
+        publish_heads();
+      }
+    }
     kick();  // retries wants that stalled
   }
 }
@@ -294,6 +305,11 @@ awaitable<void> Replicator::wait_retry() {
 awaitable<Replicator::Fetched> Replicator::stream_from(const net::PeerId& peer, std::vector<Cid> roots) {
   auto haves = sample_haves(replica_.store(), net::kMaxHaves);
   StreamIngest ingest(replica_, roots, peer.to_string());
+  streaming_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done_streaming{streaming_};
   net::SubdagRequest req{std::move(roots), haves ? std::move(*haves) : std::vector<Cid>{},
                          net::kMaxSubdagBlocks};
   ++counters_.streams;
@@ -333,7 +349,7 @@ awaitable<Replicator::Fetched> Replicator::stream_from(const net::PeerId& peer, 
   for (;;) {
     auto done = ingest.merge_step(merged);
     if (!done) {
-      // Left staged; the next open() of the replica merges them.
+      // Left staged; tick_loop() (or the next open()) merges them.
       if (log) log(LogLevel::error, "cannot merge streamed blocks: " + done.status().message());
       break;
     }

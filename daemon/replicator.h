@@ -111,6 +111,8 @@ class Replicator {
   std::deque<std::chrono::steady_clock::time_point> full_syncs_;  // served, newest last
   bool stopped_ = false;
   bool syncing_ = false;
+  bool streaming_ = false;  // a StreamIngest is open (stream_from)
+  bool resume_failed_ = false;  // the last resume_merges() failed (logged once)
   size_t rotate_ = 0;
   bool announce_posted_ = false;
   // Heads heard since the last flush; recorded in one transaction per turn

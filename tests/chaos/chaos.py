@@ -8,7 +8,8 @@ after the faults heal, nothing acknowledged is lost and everything converges.
 --seed N reruns one schedule (default: drawn from the clock, printed first).
 The short form (default, 40 s of faults) runs each fault kind once; --long
 runs 300 s of faults drawn at random (--duration overrides either). --keep
-leaves the data folders and logs in /tmp/trellis-chaos-PID.
+leaves the data folders and logs in /tmp/trellis-chaos-PID (the tmpfs peer's in
+disk-copy).
 
 The rig (rig.py): peers 1-4 each take a role drawn from the seed: a link
 through a userspace delay wire (wire.py), a data folder on a small tmpfs, a

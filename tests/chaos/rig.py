@@ -215,6 +215,8 @@ class Rig:
                 pass
         self.net.cleanup()
         if self.mounted:
+            if keep:  # the tmpfs goes with the unmount: keep a copy
+                shutil.copytree(self.mounted, self.mounted + "-copy", dirs_exist_ok=True)
             netns.run(["umount", "-l", self.mounted], check=False)
             self.mounted = None
         if not keep:

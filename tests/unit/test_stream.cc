@@ -163,6 +163,34 @@ TEST_SUITE("stream") {
     CHECK(changes == dump(*src).size());
   }
 
+  TEST_CASE("a merge that failed (a full disk) is finished by resume_merges, without a restart") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    write_history(*src, "k", 80);
+    auto stream = stream_of(*src);
+    bool full = false;
+    ReplicaOptions o;
+    o.fail_write = [&] { return full; };
+    auto dst = open_replica(t.sub("dst"), o);
+    CHECK(*dst->resume_merges() == 0);  // nothing to do
+    {
+      StreamIngest in(*dst, *src->heads(), "src");
+      add_in_chunks(in, stream, 25);
+      full = true;
+      SyncResult out;
+      CHECK_FALSE(in.merge_step(out).is_ok());
+    }
+    CHECK(dst->info()->staged == stream.size());
+    CHECK_FALSE(dst->resume_merges().is_ok());  // still full
+    full = false;
+    auto merged = dst->resume_merges();
+    REQUIRE(merged.is_ok());
+    CHECK(*merged == stream.size());
+    CHECK(dump(*dst) == dump(*src));
+    CHECK(*dst->heads() == *src->heads());
+    CHECK(dst->info()->staged == 0);
+  }
+
   TEST_CASE("blocks already merged are duplicates, and their links are not expected again") {
     TempDir t;
     auto src = open_replica(t.sub("src"));
