@@ -180,6 +180,7 @@ net::awaitable<std::string> Service::command(std::string line) {
 std::string Service::sync_command(const std::string& line, const std::vector<std::string>& w) {
   const std::string& cmd = w[0];
   if (cmd == "info") return info();
+  if (cmd == "heads") return heads();
   if (cmd == "get" && w.size() == 2) {
     auto v = replica_->get(w[1]);
     if (!v) return error_reply(v.status().to_string());
@@ -189,7 +190,7 @@ std::string Service::sync_command(const std::string& line, const std::vector<std
   }
   if (cmd == "put" || cmd == "del" || cmd == "load") return write(line);
   return error_reply("unknown command \"" + line +
-                     "\"; commands: info, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH], "
+                     "\"; commands: info, heads, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH], "
                      "pin CID [OPTION=VALUE...], unpin CID, status [CID], recover [CID]");
 }
 
@@ -229,6 +230,17 @@ std::string Service::write(const std::string& line) {
   if (commits > 0) replicator_->announce();  // also when a later commit of a load failed
   if (!cid) return error_reply(cid.status().to_string());
   return json{{"ok", true}, {"cid", cid->to_string()}, {"commits", commits}}.dump();
+}
+
+std::string Service::heads() {
+  auto ri = replica_->info();
+  if (!ri) return error_reply(ri.status().to_string());
+  json heads = json::array();
+  for (const auto& [cid, height] : ri->heads) heads.push_back(cid.to_string());
+  return json{{"ok", true},          {"heads", heads},       {"max_height", ri->max_height},
+              {"blocks", ri->blocks}, {"merged", ri->merged}, {"pending", ri->pending},
+              {"staged", ri->staged}, {"wants", ri->wants},   {"elements", ri->elements}}
+      .dump();
 }
 
 std::string Service::info() {

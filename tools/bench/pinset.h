@@ -1,0 +1,45 @@
+// A large pinset for the end-to-end benchmarks (join, list, footprint):
+// written straight into a stopped trellisd peer's state folder with the
+// same Replica::commit calls `trellisd state import` makes (kImportChunk
+// pins per commit), without fsync and without the JSON step, so that
+// 10,000,000 pins take minutes instead of hours. Pin i depends only on
+// (seed, i): a CIDv1 raw CID, replication 1, allocated to `holder` (a peer
+// that never runs, so no tracker pins anything and repinning is off).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "crdt/status.h"
+#include "pinning/pin.h"
+#include "tools/bench/trellis_peers.h"
+
+namespace trellis::bench {
+
+// Pin i of the benchmark pinset.
+pinning::Pin bench_pin(uint64_t seed, uint64_t i, const std::string& holder);
+
+// A peer ID that no benchmark peer has (the pins' allocation).
+std::string absent_peer_id();
+
+// Commits pins [0, n) into the replica at state_dir (created if missing),
+// printing progress to stderr under `label`.
+Status write_pinset(const std::string& state_dir, uint64_t n, uint64_t seed,
+                    const std::string& label);
+
+// The PeerSetup of a peer holding such a pinset: pinning on but pointed at
+// a closed port (GET /allocations needs the tracker), repinning off.
+PeerSetup holding_setup(bool rest);
+
+// Every /pins/ key and value of a stopped or running peer's store (read-only).
+Status scan_pins(const std::string& state_dir,
+                 const std::function<bool(std::string_view key, ByteView value)>& fn);
+
+// Bytes a folder takes on disk (allocated blocks of every file under it).
+uint64_t disk_bytes(const std::string& dir);
+
+// Seconds since t0.
+double seconds_since(std::chrono::steady_clock::time_point t0);
+
+}  // namespace trellis::bench
