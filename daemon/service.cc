@@ -186,7 +186,9 @@ std::string Service::sync_command(const std::string& line, const std::vector<std
     if (!v) return error_reply(v.status().to_string());
     json j{{"ok", true}, {"found", v->has_value()}};
     if (*v) j["value"] = std::string(as_chars(**v));
-    return j.dump();
+    // Values are bytes (a pin is msgpack): bytes that are not UTF-8 come out
+    // as U+FFFD instead of dump() throwing and the reply never being sent.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (cmd == "put" || cmd == "del" || cmd == "load") return write(line);
   return error_reply("unknown command \"" + line +

@@ -51,7 +51,7 @@ Result<std::vector<BenchResult>> footprint_size(const Options& o, const WorkDir&
   auto peers = TrellisPeers::empty(binary, root);
   if (auto r = peers->add(1, holding_setup(true)); !r) return r.status();
   const std::string state = state_path(peers->dir(0));
-  TRELLIS_TRY(write_pinset(state, n, o.seed, "footprint"));
+  TRELLIS_TRY(write_pinset(state, n, o.seed, "footprint", kBulkCommit));
   std::string raw_dir = root + "/raw";
   std::filesystem::create_directories(raw_dir);
   auto mirrored = raw_mirror(state, raw_dir);

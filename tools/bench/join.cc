@@ -24,6 +24,7 @@
 
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/state_commands.h"
 #include "tools/bench/benchmarks.h"
 #include "tools/bench/pinset.h"
 #include "tools/bench/raw_copy.h"
@@ -99,7 +100,7 @@ Result<BenchResult> join_size(const Options& o, const WorkDir& work, const std::
   std::string root = work.fresh(fmt::format("join-{}", n));
   auto peers = TrellisPeers::empty(binary, root);
   if (auto r = peers->add(1, holding_setup(false)); !r) return r.status();
-  TRELLIS_TRY(write_pinset(state_path(peers->dir(0)), n, o.seed, "join source"));
+  TRELLIS_TRY(write_pinset(state_path(peers->dir(0)), n, o.seed, "join source", kImportChunk));
   TRELLIS_TRY(peers->launch(0, 1));
   auto src = peers->info(0);
   if (!src) return src.status();

@@ -7,7 +7,6 @@
 #include <filesystem>
 
 #include "crdt/replica.h"
-#include "daemon/state_commands.h"
 #include "net/identity.h"
 #include "tools/bench/common.h"
 
@@ -30,7 +29,7 @@ std::string absent_peer_id() {
 }
 
 Status write_pinset(const std::string& state_dir, uint64_t n, uint64_t seed,
-                    const std::string& label) {
+                    const std::string& label, size_t per_commit) {
   ReplicaOptions ro;
   ro.sync = false;  // setup, not timed; the page cache holds it for the daemon
   ro.initial_map_size = size_t{1} << 30;
@@ -39,9 +38,9 @@ Status write_pinset(const std::string& state_dir, uint64_t n, uint64_t seed,
   const std::string holder = absent_peer_id();
   auto t0 = std::chrono::steady_clock::now();
   uint64_t shown = 0;
-  for (uint64_t start = 0; start < n; start += kImportChunk) {
+  for (uint64_t start = 0; start < n; start += per_commit) {
     Batch batch;
-    const uint64_t end = std::min<uint64_t>(n, start + kImportChunk);
+    const uint64_t end = std::min<uint64_t>(n, start + per_commit);
     for (uint64_t i = start; i < end; ++i) {
       pinning::Pin p = bench_pin(seed, i, holder);
       TRELLIS_TRY(batch.put(pinning::pin_key(p.cid), pinning::encode_pin(p)));

@@ -1,8 +1,8 @@
 // A large pinset for the end-to-end benchmarks (join, list, footprint):
-// written straight into a stopped trellisd peer's state folder with the
-// same Replica::commit calls `trellisd state import` makes (kImportChunk
-// pins per commit), without fsync and without the JSON step, so that
-// 10,000,000 pins take minutes instead of hours. Pin i depends only on
+// written straight into a stopped trellisd peer's state folder with
+// Replica::commit as `trellisd state import` does, without fsync and
+// without the JSON step, so that 10,000,000 pins take minutes instead of
+// hours. Pin i depends only on
 // (seed, i): a CIDv1 raw CID, replication 1, allocated to `holder` (a peer
 // that never runs, so no tracker pins anything and repinning is off).
 #pragma once
@@ -24,9 +24,14 @@ pinning::Pin bench_pin(uint64_t seed, uint64_t i, const std::string& holder);
 std::string absent_peer_id();
 
 // Commits pins [0, n) into the replica at state_dir (created if missing),
+// `per_commit` per commit (kImportChunk: the blocks `state import` makes;
+// larger commits write each B-tree page fewer times, and make ~1 MB blocks),
 // printing progress to stderr under `label`.
 Status write_pinset(const std::string& state_dir, uint64_t n, uint64_t seed,
-                    const std::string& label);
+                    const std::string& label, size_t per_commit);
+
+// Pins per commit for list and footprint: 10M pins in minutes.
+inline constexpr size_t kBulkCommit = 10'000;
 
 // The PeerSetup of a peer holding such a pinset: pinning on but pointed at
 // a closed port (GET /allocations needs the tracker), repinning off.
