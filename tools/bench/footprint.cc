@@ -48,14 +48,10 @@ Result<double> raw_scan_rss_mb(const std::string& raw_dir) {
 Result<std::vector<BenchResult>> footprint_size(const Options& o, const WorkDir& work,
                                                 const std::string& binary, size_t n) {
   std::string root = work.fresh(fmt::format("footprint-{}", n));
-  auto peers = TrellisPeers::empty(binary, root);
-  if (auto r = peers->add(1, holding_setup(true)); !r) return r.status();
-  const std::string state = state_path(peers->dir(0));
-  TRELLIS_TRY(write_pinset(state, n, o.seed, "footprint", kBulkCommit));
-  std::string raw_dir = root + "/raw";
-  std::filesystem::create_directories(raw_dir);
-  auto mirrored = raw_mirror(state, raw_dir);
-  if (!mirrored) return mirrored.status();
+  auto holder = holding_peer(binary, root, n, o.seed, "footprint");
+  if (!holder) return holder.status();
+  auto& peers = *holder;
+  const std::string raw_dir = root + "/raw";
   const double raw_disk = static_cast<double>(disk_bytes(raw_dir));
   auto raw_rss = raw_scan_rss_mb(raw_dir);
   if (!raw_rss) return raw_rss.status();
@@ -126,15 +122,8 @@ Result<std::vector<BenchResult>> footprint_size(const Options& o, const WorkDir&
 Result<std::vector<BenchResult>> run_footprint(const Options& o, const WorkDir& work) {
   auto trellisd = find_trellisd(o.trellisd);
   if (!trellisd) return trellisd.status();
-  std::vector<size_t> sizes =
-      o.sizes.empty() ? std::vector<size_t>{1'000'000, 10'000'000} : o.sizes;
-  std::vector<BenchResult> out;
-  for (size_t n : sizes) {
-    auto r = footprint_size(o, work, *trellisd, n);
-    if (!r) return r.status();
-    out.insert(out.end(), r->begin(), r->end());
-  }
-  return out;
+  return for_each_size(o.sizes, {1'000'000, 10'000'000},
+                       [&](size_t n) { return footprint_size(o, work, *trellisd, n); });
 }
 
 }  // namespace trellis::bench

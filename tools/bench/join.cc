@@ -170,14 +170,11 @@ Result<BenchResult> join_size(const Options& o, const WorkDir& work, const std::
 Result<std::vector<BenchResult>> run_join(const Options& o, const WorkDir& work) {
   auto trellisd = find_trellisd(o.trellisd);
   if (!trellisd) return trellisd.status();
-  std::vector<size_t> sizes = o.sizes.empty() ? std::vector<size_t>{kTargetPins} : o.sizes;
-  std::vector<BenchResult> out;
-  for (size_t n : sizes) {
+  return for_each_size(o.sizes, {kTargetPins}, [&](size_t n) -> Result<std::vector<BenchResult>> {
     auto r = join_size(o, work, *trellisd, n);
     if (!r) return r.status();
-    out.push_back(std::move(*r));
-  }
-  return out;
+    return std::vector<BenchResult>{std::move(*r)};
+  });
 }
 
 }  // namespace trellis::bench

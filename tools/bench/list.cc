@@ -54,17 +54,12 @@ Result<double> raw_scan_seconds(const std::string& raw_dir, size_t n) {
 Result<BenchResult> list_size(const Options& o, const WorkDir& work, const std::string& binary,
                               size_t n) {
   std::string root = work.fresh(fmt::format("list-{}", n));
-  auto peers = TrellisPeers::empty(binary, root);
-  if (auto r = peers->add(1, holding_setup(true)); !r) return r.status();
-  const std::string state = state_path(peers->dir(0));
-  TRELLIS_TRY(write_pinset(state, n, o.seed, "list", kBulkCommit));
-  std::string raw_dir = root + "/raw";
-  std::filesystem::create_directories(raw_dir);
-  auto mirrored = raw_mirror(state, raw_dir);
-  if (!mirrored) return mirrored.status();
-  TRELLIS_TRY(peers->launch(0, 1));
+  auto peers = holding_peer(binary, root, n, o.seed, "list");
+  if (!peers) return peers.status();
+  const std::string raw_dir = root + "/raw";
+  TRELLIS_TRY((*peers)->launch(0, 1));
   std::fprintf(stderr, "  list: warm-up listing of %s pins\n", grouped(static_cast<double>(n)).c_str());
-  auto warm = list_once(peers->rest_port(), n);
+  auto warm = list_once((*peers)->rest_port(), n);
   if (!warm) return warm.status();
 
   BenchResult res;
@@ -75,10 +70,10 @@ Result<BenchResult> list_size(const Options& o, const WorkDir& work, const std::
   std::vector<double> mb_s, client_cpu, server_cpu;
   uint64_t bytes = 0;
   for (size_t run = 0; run < o.runs; ++run) {
-    double cpu0 = peers->cpu_seconds(0);
-    auto r = list_once(peers->rest_port(), n);
+    double cpu0 = (*peers)->cpu_seconds(0);
+    auto r = list_once((*peers)->rest_port(), n);
     if (!r) return Status(r.status().code(), fmt::format("run {}: {}", run + 1, r.status().message()));
-    server_cpu.push_back(peers->cpu_seconds(0) - cpu0);
+    server_cpu.push_back((*peers)->cpu_seconds(0) - cpu0);
     auto raw = raw_scan_seconds(raw_dir, n);
     if (!raw) return raw.status();
     res.run_values.push_back(static_cast<double>(n) / r->seconds);
@@ -92,7 +87,7 @@ Result<BenchResult> list_size(const Options& o, const WorkDir& work, const std::
   }
   res.value = median(res.run_values);
   res.baseline = median(res.run_baselines);
-  res.peak_rss_mb = peers->peak_rss_mb(0);
+  res.peak_rss_mb = (*peers)->peak_rss_mb(0);
   auto& d = res.detail;
   d["pins"] = n;
   d["body_bytes"] = bytes;
@@ -100,7 +95,7 @@ Result<BenchResult> list_size(const Options& o, const WorkDir& work, const std::
   d["mb_per_s"] = median(mb_s);
   d["trellisd_cpu_us_per_pin"] = median(server_cpu) * 1e6 / static_cast<double>(n);
   d["client_cpu_us_per_pin"] = median(client_cpu) * 1e6 / static_cast<double>(n);
-  d["rss_anon_mb"] = peers->status_mb(0, "RssAnon");
+  d["rss_anon_mb"] = (*peers)->status_mb(0, "RssAnon");
   d["trellisd"] = binary;
   res.extra = fmt::format(
       "{} pins, GET /allocations ({:.0f} B of NDJSON per pin, {:.0f} MB/s) from one trellisd "
@@ -109,7 +104,7 @@ Result<BenchResult> list_size(const Options& o, const WorkDir& work, const std::
       grouped(static_cast<double>(n)), d["bytes_per_pin"].get<double>(), median(mb_s),
       d["trellisd_cpu_us_per_pin"].get<double>(), d["client_cpu_us_per_pin"].get<double>(),
       d["rss_anon_mb"].get<double>());
-  peers->stop();
+  (*peers)->stop();
   work.drop(root);
   return res;
 }
@@ -119,14 +114,11 @@ Result<BenchResult> list_size(const Options& o, const WorkDir& work, const std::
 Result<std::vector<BenchResult>> run_list(const Options& o, const WorkDir& work) {
   auto trellisd = find_trellisd(o.trellisd);
   if (!trellisd) return trellisd.status();
-  std::vector<size_t> sizes = o.sizes.empty() ? std::vector<size_t>{kDefaultPins} : o.sizes;
-  std::vector<BenchResult> out;
-  for (size_t n : sizes) {
+  return for_each_size(o.sizes, {kDefaultPins}, [&](size_t n) -> Result<std::vector<BenchResult>> {
     auto r = list_size(o, work, *trellisd, n);
     if (!r) return r.status();
-    out.push_back(std::move(*r));
-  }
-  return out;
+    return std::vector<BenchResult>{std::move(*r)};
+  });
 }
 
 }  // namespace trellis::bench

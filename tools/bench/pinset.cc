@@ -2,12 +2,18 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "crdt/replica.h"
+#include "daemon/config.h"
 #include "net/identity.h"
+#include "tools/bench/raw_copy.h"
 #include "tools/bench/common.h"
 
 namespace trellis::bench {
@@ -29,20 +35,29 @@ std::string absent_peer_id() {
 }
 
 Status write_pinset(const std::string& state_dir, uint64_t n, uint64_t seed,
-                    const std::string& label, size_t per_commit) {
+                    const std::string& label, size_t per_commit, bool key_order) {
   ReplicaOptions ro;
   ro.sync = false;  // setup, not timed; the page cache holds it for the daemon
   ro.initial_map_size = size_t{1} << 30;
   auto replica = Replica::open(state_dir, ro);
   if (!replica) return replica.status();
   const std::string holder = absent_peer_id();
+  std::vector<uint64_t> order(n);
+  for (uint64_t i = 0; i < n; ++i) order[i] = i;
+  if (key_order) {
+    std::vector<std::pair<std::string, uint64_t>> keyed;
+    keyed.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) keyed.emplace_back(pinning::pin_key(bench_pin(seed, i, holder).cid), i);
+    std::sort(keyed.begin(), keyed.end());
+    for (uint64_t i = 0; i < n; ++i) order[i] = keyed[i].second;
+  }
   auto t0 = std::chrono::steady_clock::now();
   uint64_t shown = 0;
   for (uint64_t start = 0; start < n; start += per_commit) {
     Batch batch;
     const uint64_t end = std::min<uint64_t>(n, start + per_commit);
-    for (uint64_t i = start; i < end; ++i) {
-      pinning::Pin p = bench_pin(seed, i, holder);
+    for (uint64_t k = start; k < end; ++k) {
+      pinning::Pin p = bench_pin(seed, order[k], holder);
       TRELLIS_TRY(batch.put(pinning::pin_key(p.cid), pinning::encode_pin(p)));
     }
     auto cid = (*replica)->commit(batch);
@@ -54,6 +69,10 @@ Status write_pinset(const std::string& state_dir, uint64_t n, uint64_t seed,
                    seconds_since(t0));
     }
   }
+  // Written without fsync: flush it (and whatever else is dirty) now, or the
+  // first fsync of a timed phase waits for the writeback of all of it (ext4
+  // commits the journal with every dirty ordered block). Untimed setup.
+  ::sync();
   return Status::ok();
 }
 
@@ -62,6 +81,30 @@ PeerSetup holding_setup(bool rest) {
   s.rest = rest;
   s.config = {{"pinning", {{"repin", false}}}};
   return s;
+}
+
+Result<std::unique_ptr<TrellisPeers>> holding_peer(const std::string& binary, const std::string& root,
+                                                   size_t n, uint64_t seed, const std::string& label) {
+  auto peers = TrellisPeers::empty(binary, root);
+  if (auto r = peers->add(1, holding_setup(true)); !r) return r.status();
+  const std::string state = state_path(peers->dir(0));
+  TRELLIS_TRY(write_pinset(state, n, seed, label, kBulkCommit, true));
+  fs::create_directories(root + "/raw");
+  auto mirrored = raw_mirror(state, root + "/raw");
+  if (!mirrored) return mirrored.status();
+  return peers;
+}
+
+Result<std::vector<BenchResult>> for_each_size(const std::vector<size_t>& sizes,
+                                               const std::vector<size_t>& fallback,
+                                               const SizeRun& one) {
+  std::vector<BenchResult> out;
+  for (size_t n : sizes.empty() ? fallback : sizes) {
+    auto r = one(n);
+    if (!r) return r.status();
+    out.insert(out.end(), r->begin(), r->end());
+  }
+  return out;
 }
 
 Status scan_pins(const std::string& state_dir,
