@@ -157,8 +157,11 @@ net::awaitable<void> RestApi::pin_routes(http::Request& req, http::Responder& r,
         co_return co_await r.error(400, "invalid filter value \"" + *f +
                                             "\" (pin, meta-pin, clusterdag-pin, shard-pin, all)");
       co_return co_await stream_pages(pins, r, [&](const std::vector<Pin>& page) -> net::awaitable<bool> {
-        for (const auto& p : page)
-          if (!co_await r.item(pin_to_json(p).dump())) co_return false;
+        for (const auto& p : page) {
+          std::string line;
+          append_pin_json(p, line);
+          if (!co_await r.item(std::move(line))) co_return false;
+        }
         co_return true;
       });
     }

@@ -180,16 +180,19 @@ net::awaitable<std::string> Service::command(std::string line) {
 std::string Service::sync_command(const std::string& line, const std::vector<std::string>& w) {
   const std::string& cmd = w[0];
   if (cmd == "info") return info();
+  if (cmd == "heads") return heads();
   if (cmd == "get" && w.size() == 2) {
     auto v = replica_->get(w[1]);
     if (!v) return error_reply(v.status().to_string());
     json j{{"ok", true}, {"found", v->has_value()}};
     if (*v) j["value"] = std::string(as_chars(**v));
-    return j.dump();
+    // Values are bytes (a pin is msgpack): bytes that are not UTF-8 come out
+    // as U+FFFD instead of dump() throwing and the reply never being sent.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (cmd == "put" || cmd == "del" || cmd == "load") return write(line);
   return error_reply("unknown command \"" + line +
-                     "\"; commands: info, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH], "
+                     "\"; commands: info, heads, get KEY, put KEY VALUE, del KEY, load N PREFIX [BATCH], "
                      "pin CID [OPTION=VALUE...], unpin CID, status [CID], recover [CID]");
 }
 
@@ -229,6 +232,17 @@ std::string Service::write(const std::string& line) {
   if (commits > 0) replicator_->announce();  // also when a later commit of a load failed
   if (!cid) return error_reply(cid.status().to_string());
   return json{{"ok", true}, {"cid", cid->to_string()}, {"commits", commits}}.dump();
+}
+
+std::string Service::heads() {
+  auto ri = replica_->info();
+  if (!ri) return error_reply(ri.status().to_string());
+  json heads = json::array();
+  for (const auto& [cid, height] : ri->heads) heads.push_back(cid.to_string());
+  return json{{"ok", true},          {"heads", heads},       {"max_height", ri->max_height},
+              {"blocks", ri->blocks}, {"merged", ri->merged}, {"pending", ri->pending},
+              {"staged", ri->staged}, {"wants", ri->wants},   {"elements", ri->elements}}
+      .dump();
 }
 
 std::string Service::info() {

@@ -62,6 +62,9 @@ class Service {
  private:
   Service() = default;
   std::string info();
+  // The replica's heads and table counts without info()'s scan of every key
+  // (a cheap poll while a peer syncs a large state).
+  std::string heads();
   std::string sync_command(const std::string& line, const std::vector<std::string>& words);
   std::string write(const std::string& line);
   // Pinning commands (daemon/pin_commands.cc).

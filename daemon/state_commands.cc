@@ -1,6 +1,9 @@
 #include "daemon/state_commands.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "crdt/replica.h"
@@ -34,9 +37,11 @@ Result<bool> read_line(std::FILE* in, std::string& line) {
   return c != EOF || !line.empty();
 }
 
-Result<std::vector<Pin>> read_pins(std::FILE* in) {
-  std::vector<Pin> pins;
+// Parses every non-blank line of `in` into a pin and hands it to fn; fails
+// on the first bad line (with its number) or the first error of fn.
+Status for_each_pin(std::FILE* in, const std::function<Status(Pin&&)>& fn) {
   std::string line;
+  size_t pins = 0;
   for (size_t number = 1;; ++number) {
     auto more = read_line(in, line);
     auto at = [&](const std::string& why) {
@@ -45,16 +50,46 @@ Result<std::vector<Pin>> read_pins(std::FILE* in) {
     if (!more) return at(more.status().message());
     if (!*more) break;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    if (pins.size() == kMaxImportPins)
+    if (pins++ == kMaxImportPins)
       return at("more than " + std::to_string(kMaxImportPins) + " pins in one import");
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) return at("not valid JSON");
     auto pin = pinning::pin_from_json(j);
     if (!pin) return at(pin.status().message());
-    pins.push_back(std::move(*pin));
+    TRELLIS_TRY(fn(std::move(*pin)));
   }
-  return pins;
+  return Status::ok();
 }
+
+// A regular file can be read twice: checked first, then committed as it
+// is read again, so memory stays flat however many pins it holds.
+bool rereadable(std::FILE* in) {
+  struct stat st {};
+  return ::fstat(::fileno(in), &st) == 0 && S_ISREG(st.st_mode) && std::ftell(in) >= 0;
+}
+
+// Commits pins kImportChunk per block.
+class ChunkedImport {
+ public:
+  explicit ChunkedImport(Replica& replica) : replica_(replica) {}
+  Status add(const Pin& p) {
+    TRELLIS_TRY(batch_.put(pinning::pin_key(p.cid), pinning::encode_pin(p)));
+    ++count_;
+    return batch_.size() == kImportChunk ? flush() : Status::ok();
+  }
+  Status flush() {
+    if (batch_.empty()) return Status::ok();
+    auto cid = replica_.commit(batch_);
+    batch_ = Batch();
+    return cid.status();
+  }
+  size_t count() const { return count_; }
+
+ private:
+  Replica& replica_;
+  Batch batch_;
+  size_t count_ = 0;
+};
 
 }  // namespace
 
@@ -72,7 +107,9 @@ Result<size_t> export_state(const std::string& dir, std::FILE* out) {
       bad = Status(pin.status().code(), std::string(key) + ": " + pin.status().message());
       return false;
     }
-    const std::string line = pinning::pin_to_json(*pin).dump() + "\n";
+    std::string line;
+    pinning::append_pin_json(*pin, line);
+    line += '\n';
     if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) {
       bad = Status(Code::io_error, "write failed");
       return false;
@@ -91,21 +128,24 @@ Result<size_t> import_state(const std::string& dir, std::FILE* in) {
   if (auto cfg = DaemonConfig::load(config_path(dir)); cfg && cfg->follower_mode)
     return Status(Code::denied, "follower mode: " + dir + " follows the cluster \"" + cfg->name +
                                     "\" read-only; import on one of its trusted peers");
-  auto pins = read_pins(in);
-  if (!pins) return pins.status();
+  const bool twice = rereadable(in);
+  const long start = twice ? std::ftell(in) : 0;
+  std::vector<Pin> held;  // a pipe is read once: held in memory until checked
+  TRELLIS_TRY(for_each_pin(in, [&](Pin&& p) {
+    if (!twice) held.push_back(std::move(p));
+    return Status::ok();
+  }));
   auto replica = Replica::open(state_path(dir), ReplicaOptions{});
   if (!replica) return replica.status();
-  for (size_t start = 0; start < pins->size(); start += kImportChunk) {
-    Batch batch;
-    const size_t end = std::min(pins->size(), start + kImportChunk);
-    for (size_t i = start; i < end; ++i) {
-      const Pin& p = (*pins)[i];
-      TRELLIS_TRY(batch.put(pinning::pin_key(p.cid), pinning::encode_pin(p)));
-    }
-    auto cid = (*replica)->commit(batch);
-    if (!cid) return cid.status();
+  ChunkedImport out(**replica);
+  if (twice) {
+    if (std::fseek(in, start, SEEK_SET) != 0) return Status(Code::io_error, "cannot re-read the input");
+    TRELLIS_TRY(for_each_pin(in, [&](Pin&& p) { return out.add(p); }));
+  } else {
+    for (const Pin& p : held) TRELLIS_TRY(out.add(p));
   }
-  return pins->size();
+  TRELLIS_TRY(out.flush());
+  return out.count();
 }
 
 Status cleanup_state(const std::string& dir) {

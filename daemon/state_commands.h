@@ -16,7 +16,8 @@ namespace trellis {
 
 // Pins imported per commit: bounds the memory of one LMDB transaction.
 inline constexpr size_t kImportChunk = 1000;
-// Pins one import reads (they are all held in memory to validate first).
+// Pins one import reads (from a pipe they are all held in memory to be
+// checked first; a file is read twice instead).
 inline constexpr size_t kMaxImportPins = 10'000'000;
 
 // Writes one JSON pin per line to `out`; returns how many.
@@ -24,7 +25,9 @@ Result<size_t> export_state(const std::string& dir, std::FILE* out);
 
 // Reads every line of `in` first (blank lines skipped) and fails, writing
 // nothing, on the first bad one with its line number. Then commits all pins
-// as CRDT writes, kImportChunk per block; returns how many.
+// as CRDT writes, kImportChunk per block; returns how many. A regular file
+// is checked in a first pass and committed while it is read again (memory
+// stays flat at 10M pins); a pipe is held in memory between the two.
 Result<size_t> import_state(const std::string& dir, std::FILE* in);
 
 // Deletes the replica's store (DIR/state); the peer syncs it again from the

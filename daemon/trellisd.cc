@@ -45,7 +45,7 @@ Usage:
       Holds DIR/lock: one daemon per data folder.
   trellisd ctl [--dir DIR] COMMAND...
       Sends a command to the running peer and prints its JSON reply:
-      info | get KEY | put KEY VALUE | del KEY | load N PREFIX [BATCH]
+      info | heads | get KEY | put KEY VALUE | del KEY | load N PREFIX [BATCH]
       pin CID [name=NAME] [mode=recursive|direct] [replication=N] [min=N] [max=N]
           [allocations=PEER,...] [expire-in=30m|2h|7d|SECONDS] [meta-KEY=VALUE]
           [pin-update=OLDCID] [origins=MULTIADDR,...]

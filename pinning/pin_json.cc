@@ -201,4 +201,81 @@ Result<Pin> pin_from_json(const nlohmann::json& j) {
   return p;
 }
 
+namespace {
+
+// A JSON string as nlohmann's dump() writes it. Printable ASCII without '"'
+// and '\\' is copied; anything else goes through nlohmann itself, so the two
+// writers cannot differ (non-ASCII, escapes, invalid UTF-8).
+void append_string(std::string_view s, std::string& out) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      out += json(std::string(s)).dump();
+      return;
+    }
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+void append_strings(const std::vector<std::string>& v, std::string& out) {
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    append_string(v[i], out);
+  }
+  out += ']';
+}
+
+void append_opt_cid(const std::optional<Cid>& c, std::string& out) {
+  if (c)
+    append_string(c->to_string(), out);
+  else
+    out += "null";
+}
+
+}  // namespace
+
+void append_pin_json(const Pin& p, std::string& out) {
+  // nlohmann's object is a std::map: keys in byte order.
+  out += "{\"allocations\":";
+  append_strings(p.allocations, out);
+  out += ",\"cid\":";
+  append_string(p.cid.to_string(), out);
+  out += ",\"expire_at\":";
+  append_string(format_rfc3339(p.expire_at), out);
+  out += ",\"max_depth\":";
+  out += std::to_string(p.max_depth);
+  out += ",\"metadata\":{";
+  bool first = true;
+  for (const auto& [k, v] : p.metadata) {
+    if (!first) out += ',';
+    first = false;
+    append_string(k, out);
+    out += ':';
+    append_string(v, out);
+  }
+  out += "},\"mode\":";
+  append_string(mode_name(p.mode), out);
+  out += ",\"name\":";
+  append_string(p.name, out);
+  out += ",\"origins\":";
+  append_strings(p.origins, out);
+  out += ",\"pin_update\":";
+  append_opt_cid(p.pin_update, out);
+  out += ",\"reference\":";
+  append_opt_cid(p.reference, out);
+  out += ",\"replication_factor_max\":";
+  out += std::to_string(p.replication_factor_max);
+  out += ",\"replication_factor_min\":";
+  out += std::to_string(p.replication_factor_min);
+  out += ",\"shard_size\":0,\"timestamp\":";
+  append_string(format_rfc3339(p.timestamp), out);
+  out += ",\"type\":";
+  append_string(type_name(p.type), out);
+  out += ",\"user_allocations\":";
+  append_strings(p.user_allocations, out);
+  out += '}';
+}
+
 }  // namespace trellis::pinning

@@ -6,7 +6,8 @@ trellisd processes.
 
 Tests: roundtrip (pins imported on one peer reach the other; its export
 survives cleanup + re-sync and cleanup + import unchanged), malformed (an
-import with a bad line in the middle writes nothing and names the line),
+import with a bad line in the middle, or at the end of a file, writes
+nothing and names the line),
 lock (a second daemon, an import and a cleanup on a running peer's folder
 fail and name the holder's PID), shutdown (SIGTERM while 32 keep-alive
 clients POST pins: the daemon exits 0 within seconds, every pin it
@@ -113,7 +114,22 @@ def malformed(binary):
         r = import_lines(binary, p, lines)
         assert r.returncode != 0 and "line 3" in r.stderr, r
         assert export(binary, p) == before
-    print("malformed: a bad line 3 is named and nothing is written")
+        # From a file (checked in a first pass, committed in a second): a bad
+        # last line after more than one chunk of good ones writes nothing.
+        path = os.path.join(c.root, "bad.ndjson")
+        good = pin_lines(2500, "file")
+        with open(path, "w") as f:
+            f.write("\n".join(good + ["{not json"]) + "\n")
+        r = run(binary, "state", "import", "--dir", p.dir, path)
+        assert r.returncode != 0 and "line 2501" in r.stderr, r
+        assert export(binary, p) == before
+        with open(path, "w") as f:
+            f.write("\n".join(good) + "\n")
+        r = run(binary, "state", "import", "--dir", p.dir, path)
+        assert r.returncode == 0, r.stderr
+        assert set(pinset(export(binary, p))) == set(pinset(before)) | set(pinset(good))
+    print("malformed: a bad line 3 (or 2501 of a file) is named and nothing is written; "
+          "a file of 2,500 pins imports")
 
 
 def lock(binary):

@@ -145,3 +145,26 @@ TEST_CASE("RFC 3339 times round trip, before and after 1970") {
   CHECK_FALSE(parse_rfc3339("2030-01-02T15:04:05Zjunk").is_ok());
   CHECK_FALSE(parse_rfc3339("2030-13-02T15:04:05Z").is_ok());
 }
+
+TEST_CASE("append_pin_json writes exactly what pin_to_json().dump() writes") {
+  auto same = [](const Pin& p) {
+    std::string fast = "x";
+    append_pin_json(p, fast);
+    CHECK(fast == "x" + pin_to_json(p).dump());
+  };
+  same(full_pin());
+  Pin plain;
+  plain.cid = content("b");
+  same(plain);
+  Pin odd = full_pin();
+  odd.name = "quote \" backslash \\ tab \t nl \n ctl \x01 é 日本";
+  odd.metadata = {{"k\"", "v\\"}, {"ü", "\x7f"}, {"", ""}};
+  odd.allocations = {"", "a\"b"};
+  odd.origins = {};
+  odd.pin_update.reset();
+  odd.timestamp = -1;
+  odd.expire_at = 0;
+  odd.replication_factor_min = odd.replication_factor_max = -1;
+  odd.max_depth = -1;
+  same(odd);
+}

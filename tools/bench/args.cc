@@ -1,6 +1,7 @@
 #include "tools/bench/args.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <limits>
 
 namespace trellis::bench {
@@ -40,6 +41,31 @@ std::optional<uint64_t> count_arg(int argc, char** argv, int* i, uint64_t min) {
     return std::nullopt;
   }
   return v;
+}
+
+std::optional<std::vector<size_t>> sizes_arg(int argc, char** argv, int* i) {
+  const char* name = argv[*i];
+  auto s = string_arg(argc, argv, i);
+  if (!s) return std::nullopt;
+  std::vector<size_t> out;
+  for (size_t start = 0; start <= s->size();) {
+    size_t end = std::min(s->find(',', start), s->size());
+    std::string_view item(s->data() + start, end - start);
+    uint64_t scale = 1;
+    if (!item.empty() && (item.back() == 'k' || item.back() == 'M')) {
+      scale = item.back() == 'k' ? 1'000 : 1'000'000;
+      item.remove_suffix(1);
+    }
+    auto v = parse_count(item);
+    if (!v || *v == 0) {
+      std::fprintf(stderr, "trellis-bench: %s wants sizes like 100k,1M,10000000, not '%s'\n", name,
+                   s->c_str());
+      return std::nullopt;
+    }
+    out.push_back(static_cast<size_t>(*v * scale));
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace trellis::bench

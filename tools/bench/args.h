@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace trellis::bench {
 
@@ -15,5 +16,9 @@ std::optional<uint64_t> parse_count(std::string_view s);
 // message and returns nullopt when it is missing or not a number.
 std::optional<uint64_t> count_arg(int argc, char** argv, int* i, uint64_t min = 1);
 std::optional<std::string> string_arg(int argc, char** argv, int* i);
+
+// "100k,300k,1M,10000000": counts with an optional k (10^3) or M (10^6)
+// suffix, comma-separated; nullopt (after a message) if any is not one.
+std::optional<std::vector<size_t>> sizes_arg(int argc, char** argv, int* i);
 
 }  // namespace trellis::bench

@@ -34,6 +34,18 @@ Result<BenchResult> run_api_ingest(const Options& opts, const WorkDir& work);
 // bytes sent, in copies of the DAG.
 Result<BenchResult> run_follow(const Options& opts, const WorkDir& work);
 
+// End-to-end benchmarks with real trellisd processes; one result per pinset
+// size (Options::sizes) where sizes apply.
+// Seconds until a fresh peer joined to one holding N pins holds its state,
+// against a raw copy of the same pins over loopback TCP into raw LMDB.
+Result<std::vector<BenchResult>> run_join(const Options& opts, const WorkDir& work);
+// p99 ms from POST /pins/{cid} to visible on all 5 peers, against 5 etcd members.
+Result<std::vector<BenchResult>> run_latency(const Options& opts, const WorkDir& work);
+// Pins/s streamed by GET /allocations, against a raw LMDB scan of the same data.
+Result<std::vector<BenchResult>> run_list(const Options& opts, const WorkDir& work);
+// Disk and RSS bytes per pin of a peer holding N pins, against raw LMDB.
+Result<std::vector<BenchResult>> run_footprint(const Options& opts, const WorkDir& work);
+
 // `trellis-bench sim ...`: args are the arguments after "sim". Returns the
 // process exit code.
 int run_sim_command(int argc, char** argv);

@@ -170,10 +170,15 @@ double Child::cpu_seconds() const {
 }
 
 double Child::peak_rss_mb() const {
+  return status_mb("VmHWM");
+}
+
+double Child::status_mb(const char* field) const {
   if (pid_ <= 0) return 0;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+  const std::string want = std::string(field) + ":";
   for (std::string line; std::getline(f, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(want, 0) == 0) return std::strtod(line.c_str() + want.size(), nullptr) / 1024.0;
   return 0;
 }
 

@@ -44,6 +44,9 @@ class Child {
   double cpu_seconds() const;
   // The child's peak resident set (VmHWM) in MB; 0 if gone.
   double peak_rss_mb() const;
+  // A "Field:   1234 kB" line of the child's /proc/PID/status in MB ("VmRSS",
+  // "RssAnon", "RssFile", "VmHWM"); 0 if gone or absent.
+  double status_mb(const char* field) const;
 
  private:
   pid_t pid_ = -1;

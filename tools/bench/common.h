@@ -29,7 +29,9 @@ struct Options {
   size_t pins = 0;            // tracker, api-ingest, follow: pins (0: the benchmark's default)
   size_t concurrency = 0;     // tracker, api-ingest: operations at once (0: its default)
   size_t followers = 0;       // follow: followers (0: the benchmark's default)
-  std::string trellisd;       // api-ingest, follow: the trellisd binary; empty: next to trellis-bench
+  std::string trellisd;       // api-ingest, follow, …: the trellisd binary; empty: next to trellis-bench
+  std::vector<size_t> sizes;  // join, list, footprint: pinset sizes (empty: the benchmark's default)
+  size_t samples = 0;         // latency: requests per run (0: the default)
   uint64_t seed = 1;
   std::string dir;    // work directory; empty: a fresh temp dir
   bool keep = false;  // leave the stores behind

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <optional>
 
 namespace trellis::bench {
@@ -191,6 +192,41 @@ Result<HttpReply> http_call(uint16_t port, const std::string& method, const std:
   asio::io_context io;
   asio::co_spawn(io, one_call(port, &req, &out), asio::detached);
   io.run_for(limit);
+  return out;
+}
+
+Result<StreamedReply> http_get_lines(uint16_t port, const std::string& target) {
+  StreamedReply out;
+  double cpu0 = process_cpu_seconds();
+  auto t0 = Clock::now();
+  asio::io_context io;
+  net::tcp::socket sock(io);
+  net::error_code ec;
+  sock.connect(loopback(port), ec);
+  if (ec) return Status(Code::unavailable, fmt::format("127.0.0.1:{}: {}", port, ec.message()));
+  http::request<http::empty_body> req(http::verb::get, target, 11);
+  req.set(http::field::host, fmt::format("127.0.0.1:{}", port));
+  req.keep_alive(false);
+  http::write(sock, req, ec);
+  beast::flat_buffer buf;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(std::numeric_limits<uint64_t>::max());
+  if (!ec) http::read_header(sock, buf, parser, ec);
+  if (ec) return Status(Code::unavailable, fmt::format("GET {}: {}", target, ec.message()));
+  out.status = static_cast<int>(parser.get().result_int());
+  std::vector<char> chunk(size_t{1} << 20);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    http::read(sock, buf, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return Status(Code::unavailable, fmt::format("GET {}: {}", target, ec.message()));
+    size_t got = chunk.size() - parser.get().body().size;
+    out.bytes += got;
+    out.lines += static_cast<uint64_t>(std::count(chunk.data(), chunk.data() + got, '\n'));
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.cpu_seconds = process_cpu_seconds() - cpu0;
   return out;
 }
 

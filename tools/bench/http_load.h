@@ -48,4 +48,16 @@ Result<HttpReply> http_call(uint16_t port, const std::string& method, const std:
                             const std::string& body = "",
                             std::chrono::milliseconds limit = std::chrono::milliseconds(10'000));
 
+struct StreamedReply {
+  int status = 0;
+  uint64_t lines = 0;  // '\n' in the (de-chunked) body
+  uint64_t bytes = 0;  // of body
+  double seconds = 0;  // connect to the end of the body
+  double cpu_seconds = 0;  // this process meanwhile
+};
+
+// GET target on a fresh connection, reading the body as it streams in
+// without keeping it: counts its lines and bytes.
+Result<StreamedReply> http_get_lines(uint16_t port, const std::string& target);
+
 }  // namespace trellis::bench

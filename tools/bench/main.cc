@@ -14,6 +14,7 @@
 namespace {
 
 using namespace trellis::bench;
+using trellis::Result;
 
 constexpr const char* kUsage = R"(usage: trellis-bench BENCHMARK... [options]
        trellis-bench sim --replicas N --ops M --seed S --out DIR [sim options]
@@ -46,6 +47,26 @@ benchmarks (each against a baseline measured in the same run):
                 sent in copies of the DAG; baseline: one follower alone,
                 first in the same run (needs trellisd next to trellis-bench)
 
+end-to-end (real trellisd processes on loopback; a pinset of N pins is written
+into a stopped peer's state folder first, as `trellisd state import` does,
+allocated to an absent peer so that nothing is pinned):
+  join          seconds until a fresh peer bootstrapped to one holding N pins
+                (--sizes, default 1M) holds its state durably; baseline: the
+                same keys and values copied over loopback TCP into raw LMDB,
+                10,000 per synced transaction. Target ≤30 s at 1M
+  latency       ms from POST /pins/{{cid}} on peer 0 of 5 to `get` finding it on
+                all 5, p99 of --samples sequential requests (200); baseline: a
+                put to the leader of 5 etcd members until a serializable get
+                finds it on all 5. Target p99 ≤50 ms (needs etcd)
+  list          pins/s streamed through GET /allocations from a peer holding N
+                pins (--sizes, default 1M), warm cache; baseline: a cursor walk
+                of raw LMDB holding the same keys and values. Target ≥1M/s
+  footprint     disk and RSS bytes per pin of a peer holding N pins (--sizes,
+                default 1M,10M; RSS after listing every pin); baseline: raw
+                LMDB with the same keys and values (its size; the RSS a full
+                scan adds). Measured once per size
+  e2e           join, latency, list, footprint with their defaults
+
 options:
   --keys N      keys written (crdt-ingest: 200,000; crdt-scan: 1,000,000)
   --batch B     puts per commit and per baseline transaction (10,000)
@@ -65,6 +86,9 @@ options:
                 api-ingest: client connections (64)
   --trellisd PATH  api-ingest, follow: the trellisd binary (default: found next to
                 trellis-bench, build/daemon/trellisd)
+  --sizes LIST  join, list, footprint: pinset sizes, e.g. 100k,300k,1M,3M,10M;
+                one result per size (for tools/bench/plot.sh)
+  --samples N   latency: sequential requests per run (200)
   --runs R      runs per benchmark; medians are reported (3)
   --seed S      data seed (1)
   --dir DIR     work directory (default: a temporary directory, removed after)
@@ -84,6 +108,25 @@ std::string usage() {
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "trellis-bench: %s\n(try trellis-bench --help)\n", message.c_str());
   return 2;
+}
+
+// A benchmark's results: one, or one per pinset size.
+Result<std::vector<BenchResult>> run_one(const std::string& name, const Options& o,
+                                         const WorkDir& work) {
+  if (name == "join") return run_join(o, work);
+  if (name == "latency") return run_latency(o, work);
+  if (name == "list") return run_list(o, work);
+  if (name == "footprint") return run_footprint(o, work);
+  auto res = name == "crdt-ingest"   ? run_ingest(o, work)
+             : name == "crdt-merge"  ? run_merge(o, work)
+             : name == "net-join"    ? run_net_join(o, work)
+             : name == "net-latency" ? run_net_latency(o, work)
+             : name == "tracker"     ? run_tracker(o, work)
+             : name == "api-ingest"  ? run_api_ingest(o, work)
+             : name == "follow"      ? run_follow(o, work)
+                                     : run_scan(o, work);
+  if (!res) return res.status();
+  return std::vector<BenchResult>{std::move(*res)};
 }
 
 }  // namespace
@@ -124,6 +167,13 @@ int main(int argc, char** argv) {
       auto s = string_arg(argc, argv, &i);
       if (!s) return 2;
       o.trellisd = *s;
+    } else if (a == "--sizes") {
+      auto v = sizes_arg(argc, argv, &i);
+      if (!v) return 2;
+      o.sizes = *v;
+    } else if (a == "--samples") {
+      if (!(n = count_arg(argc, argv, &i))) return 2;
+      o.samples = *n;
     } else if (a == "--runs") {
       if (!(n = count_arg(argc, argv, &i))) return 2;
       o.runs = *n;
@@ -147,6 +197,10 @@ int main(int argc, char** argv) {
       o.oldest_first = true;
     } else if (a == "all") {
       names.insert(names.end(), {"crdt-ingest", "crdt-merge", "crdt-scan"});
+    } else if (a == "e2e") {
+      names.insert(names.end(), {"join", "latency", "list", "footprint"});
+    } else if (a == "join" || a == "latency" || a == "list" || a == "footprint") {
+      names.push_back(a);
     } else if (a == "crdt-ingest" || a == "crdt-merge" || a == "crdt-scan" || a == "net-join" ||
                a == "net-latency" || a == "tracker" || a == "api-ingest" || a == "follow") {
       names.push_back(a);
@@ -172,25 +226,20 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (const auto& name : names) {
     std::fprintf(stderr, "%s: %zu run%s...\n", name.c_str(), o.runs, o.runs == 1 ? "" : "s");
-    auto res = name == "crdt-ingest"   ? run_ingest(o, *work)
-               : name == "crdt-merge"  ? run_merge(o, *work)
-               : name == "net-join"    ? run_net_join(o, *work)
-               : name == "net-latency" ? run_net_latency(o, *work)
-               : name == "tracker"     ? run_tracker(o, *work)
-               : name == "api-ingest"  ? run_api_ingest(o, *work)
-               : name == "follow"      ? run_follow(o, *work)
-                                       : run_scan(o, *work);
+    auto res = run_one(name, o, *work);
     if (!res) {
       std::fprintf(stderr, "trellis-bench: %s failed: %s\n", name.c_str(),
                    res.status().to_string().c_str());
       rc = 1;
       continue;
     }
-    if (o.json) {
-      std::printf("%s\n", res->to_json().dump().c_str());
-    } else {
-      std::printf("%s\n", res->to_human().c_str());
-      std::printf("%s\n", res->note().c_str());
+    for (const auto& r : *res) {
+      if (o.json) {
+        std::printf("%s\n", r.to_json().dump().c_str());
+      } else {
+        std::printf("%s\n", r.to_human().c_str());
+        std::printf("%s\n", r.note().c_str());
+      }
     }
     std::fflush(stdout);
   }

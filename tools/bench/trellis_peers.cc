@@ -94,6 +94,7 @@ Status TrellisPeers::init_peer(const std::string& dir, uint16_t port, const Peer
   (*cfg)["pinsvcapi"]["listen"] = "";
   (*cfg)["metrics"]["listen"] = "";
   if (setup.trust_only_self) (*cfg)["cluster"]["trusted_peers"] = nlohmann::json::array({id});
+  cfg->merge_patch(setup.config);
   TRELLIS_TRY(write_json(path, *cfg));
   peers_.push_back(Peer{dir, id, fmt::format("/ip4/127.0.0.1/tcp/{}/p2p/{}", port, id), Child()});
   return Status::ok();

@@ -34,6 +34,8 @@ struct PeerSetup {
   std::vector<std::string> init_args;  // more `trellisd init` arguments (--follower …)
   bool rest = false;                   // serve the REST API on rest_port() (one peer only)
   bool trust_only_self = false;        // cluster.trusted_peers = [this peer]
+  // Merged into config.json last (a JSON merge patch: {"pinning": {"repin": false}}).
+  nlohmann::json config = nlohmann::json::object();
 };
 
 class TrellisPeers {
@@ -64,6 +66,8 @@ class TrellisPeers {
   Result<nlohmann::json> info(size_t i) const;
   double cpu_seconds(size_t i) const { return peers_[i].proc.cpu_seconds(); }
   double peak_rss_mb(size_t i) const { return peers_[i].proc.peak_rss_mb(); }
+  // A "VmRSS"/"RssAnon"/… line of peer i's /proc/PID/status, in MB.
+  double status_mb(size_t i, const char* field) const { return peers_[i].proc.status_mb(field); }
   std::string log_tail(size_t i) const;
   void stop();
 
