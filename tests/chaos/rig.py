@@ -216,7 +216,8 @@ class Rig:
         self.net.cleanup()
         if self.mounted:
             if keep:  # the tmpfs goes with the unmount: keep a copy
-                shutil.copytree(self.mounted, self.mounted + "-copy", dirs_exist_ok=True)
+                shutil.copytree(self.mounted, self.mounted + "-copy", dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.sock"))
             netns.run(["umount", "-l", self.mounted], check=False)
             self.mounted = None
         if not keep:
