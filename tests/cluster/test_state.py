@@ -113,7 +113,16 @@ def malformed(binary):
         r = import_lines(binary, p, lines)
         assert r.returncode != 0 and "line 3" in r.stderr, r
         assert export(binary, p) == before
-    print("malformed: a bad line 3 is named and nothing is written")
+        # Past several commits' worth of pins (import streams them through a
+        # temporary file, 5,000 a commit): still nothing written.
+        files = sorted(os.listdir(p.dir))
+        lines = pin_lines(12001, "many")
+        lines[-1] = "{not json"
+        r = import_lines(binary, p, lines)
+        assert r.returncode != 0 and "line 12001" in r.stderr, r
+        assert export(binary, p) == before
+        assert sorted(os.listdir(p.dir)) == files, "import left files behind"
+    print("malformed: a bad line 3, or 12,001, is named and nothing is written")
 
 
 def lock(binary):

@@ -174,6 +174,8 @@ class Cgroup:
                 return
             except OSError:
                 time.sleep(0.1)  # a killed process is still leaving
+        print("warning: cannot remove %s (processes: %s)"
+              % (self.path, self.read("cgroup.procs").split()), file=sys.stderr)
 
 
 def start(peer, preexec=None):
