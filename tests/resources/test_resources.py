@@ -31,6 +31,7 @@ SIGTERM (meson's timeout) included.
 """
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -65,8 +66,7 @@ def import_pins(binary, peer, n, tag):
     t0 = time.monotonic()
     proc = subprocess.Popen([binary, "state", "import", "--dir", peer.dir, "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    sampler = Sampler(proc.pid)
-    try:
+    with sampled(proc) as sampler:
         chunk = []
         for i, c in enumerate(cids(n, tag)):
             chunk.append('{"cid":"%s","name":"pin %d","replication_factor_min":-1,'
@@ -76,11 +76,6 @@ def import_pins(binary, peer, n, tag):
                 chunk = []
         proc.stdin.write("".join(chunk).encode())
         out, err = proc.communicate(timeout=3600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        sampler.join()
     took = time.monotonic() - t0
     assert proc.returncode == 0 and b"imported %d pins" % n in out, (proc.returncode, out, err)
     print("resources: state import of %d pins: %.0f s (%.0f pins/s); peak RSS %.0f MiB, peak "
@@ -121,6 +116,20 @@ class Sampler:
         self.stop.set()
         self.thread.join()
         return self
+
+
+@contextlib.contextmanager
+def sampled(proc):
+    """Samples proc's memory while the block runs; kills proc if the block
+    leaves it running (a failure)."""
+    sampler = Sampler(proc.pid)
+    try:
+        yield sampler
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sampler.join()
 
 
 def configure(peer, **sections):
@@ -323,16 +332,10 @@ def listing(binary, n):
         t0 = time.monotonic()
         proc = subprocess.Popen([binary, "state", "export", "--dir", p.dir], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
-        sampler = Sampler(proc.pid)
-        try:
+        with sampled(proc) as sampler:
             got = read_stream(proc.stdout, InOrder("state export"))
             err = proc.stderr.read()
             proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            sampler.join()
         took = time.monotonic() - t0
         assert proc.returncode == 0, err
         assert got == n, "state export wrote %d pins of %d" % (got, n)
