@@ -43,10 +43,16 @@ Status for_each_element(const Txn& txn, const Dbs& dbs, std::string_view key,
 
 // Elements + tombstones, and bytes of them, merged per transaction at most
 // (beyond one block): bound the memory of a transaction and of the hook
-// events it collects. Large transactions write each B-tree page once
-// instead of once per transaction (see docs/BENCHMARKS.md).
-inline constexpr size_t kMaxEntriesPerTxn = size_t{1} << 20;
-inline constexpr size_t kMaxQueuedBytes = size_t{256} << 20;
+// events it collects. Most of that memory is LMDB's dirty pages, which it
+// keeps (and caches after the commit) in the heap: up to one 4 KiB page per
+// entry once the store holds more keys than a transaction adds, since keys
+// such as pin CIDs land all over the B-tree — at most about 64 MiB here.
+// Larger transactions write each B-tree page fewer times (see
+// docs/BENCHMARKS.md), but at 1,048,576 entries and 256 MiB a peer joining
+// a 1,000,000-pin DAG merged it all in one transaction and held 427 MiB of
+// heap (tests/resources).
+inline constexpr size_t kMaxEntriesPerTxn = size_t{1} << 14;
+inline constexpr size_t kMaxQueuedBytes = size_t{16} << 20;
 
 class Merger {
  public:

@@ -188,6 +188,11 @@ Store::~Store() {
   if (lock_fd_ >= 0) close(lock_fd_);
 }
 
+Status Store::sync() {
+  int rc = mdb_env_sync(env_, 1);
+  return rc == 0 ? Status::ok() : lmdb_status(rc, "mdb_env_sync");
+}
+
 size_t Store::map_size() const {
   MDB_envinfo info;
   mdb_env_info(env_, &info);

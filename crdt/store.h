@@ -118,6 +118,9 @@ class Store {
   Status write(const std::function<Status(Txn&)>& fn);
   // Runs fn in a read transaction (a snapshot).
   Status read(const std::function<Status(const Txn&)>& fn) const;
+  // Flushes every commit to disk (fsync): with sync off, makes the commits
+  // so far durable at once.
+  Status sync();
 
  private:
   Store() = default;

@@ -1,10 +1,12 @@
 #include "daemon/state_commands.h"
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <functional>
-#include <vector>
+#include <memory>
 
 #include "crdt/replica.h"
 #include "daemon/config.h"
@@ -14,8 +16,6 @@
 namespace trellis {
 
 namespace {
-
-using pinning::Pin;
 
 Result<DataLock> lock_stopped(const std::string& dir) {
   auto lock = DataLock::acquire(dir);
@@ -28,7 +28,7 @@ Result<DataLock> lock_stopped(const std::string& dir) {
 Result<bool> read_line(std::FILE* in, std::string& line) {
   line.clear();
   int c = 0;
-  while ((c = std::fgetc(in)) != EOF && c != '\n') {
+  while ((c = getc_unlocked(in)) != EOF && c != '\n') {
     if (line.size() == pinning::kMaxPinJsonBytes)
       return too_large("is longer than " + std::to_string(pinning::kMaxPinJsonBytes) + " bytes");
     line.push_back(static_cast<char>(c));
@@ -37,11 +37,37 @@ Result<bool> read_line(std::FILE* in, std::string& line) {
   return c != EOF || !line.empty();
 }
 
-// Parses every non-blank line of `in` into a pin and hands it to fn; fails
-// on the first bad line (with its number) or the first error of fn.
-Status for_each_pin(std::FILE* in, const std::function<Status(Pin&&)>& fn) {
-  std::string line;
+// The spool between import's two passes: each pin as its key and encoded
+// value, length-prefixed, in an anonymous temporary file, so that neither
+// pass holds more than one chunk of pins in memory.
+Status spool_write(std::FILE* f, std::string_view key, ByteView value) {
+  const uint32_t sizes[2] = {static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size())};
+  if (std::fwrite(sizes, sizeof sizes, 1, f) != 1 || std::fwrite(key.data(), 1, key.size(), f) != key.size() ||
+      std::fwrite(value.data(), 1, value.size(), f) != value.size())
+    return Status(Code::io_error, "writing the import's temporary file failed");
+  return Status::ok();
+}
+
+// Reads the next spooled pin; false at the end.
+Result<bool> spool_read(std::FILE* f, std::string& key, Bytes& value) {
+  uint32_t sizes[2];
+  if (std::fread(sizes, sizeof sizes, 1, f) != 1) {
+    if (std::ferror(f)) return Status(Code::io_error, "reading the import's temporary file failed");
+    return false;
+  }
+  key.resize(sizes[0]);
+  value.resize(sizes[1]);
+  if (std::fread(key.data(), 1, key.size(), f) != key.size() ||
+      std::fread(value.data(), 1, value.size(), f) != value.size())
+    return Status(Code::io_error, "reading the import's temporary file failed");
+  return true;
+}
+
+// First pass: parses and checks every line, spooling the pins; the number
+// of pins, or the first bad line's error.
+Result<size_t> spool_pins(std::FILE* in, std::FILE* spool) {
   size_t pins = 0;
+  std::string line;
   for (size_t number = 1;; ++number) {
     auto more = read_line(in, line);
     auto at = [&](const std::string& why) {
@@ -50,46 +76,15 @@ Status for_each_pin(std::FILE* in, const std::function<Status(Pin&&)>& fn) {
     if (!more) return at(more.status().message());
     if (!*more) break;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    if (pins++ == kMaxImportPins)
-      return at("more than " + std::to_string(kMaxImportPins) + " pins in one import");
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) return at("not valid JSON");
     auto pin = pinning::pin_from_json(j);
     if (!pin) return at(pin.status().message());
-    TRELLIS_TRY(fn(std::move(*pin)));
+    TRELLIS_TRY(spool_write(spool, pinning::pin_key(pin->cid), pinning::encode_pin(*pin)));
+    ++pins;
   }
-  return Status::ok();
+  return pins;
 }
-
-// A regular file can be read twice: checked first, then committed as it
-// is read again, so memory stays flat however many pins it holds.
-bool rereadable(std::FILE* in) {
-  struct stat st {};
-  return ::fstat(::fileno(in), &st) == 0 && S_ISREG(st.st_mode) && std::ftell(in) >= 0;
-}
-
-// Commits pins kImportChunk per block.
-class ChunkedImport {
- public:
-  explicit ChunkedImport(Replica& replica) : replica_(replica) {}
-  Status add(const Pin& p) {
-    TRELLIS_TRY(batch_.put(pinning::pin_key(p.cid), pinning::encode_pin(p)));
-    ++count_;
-    return batch_.size() == kImportChunk ? flush() : Status::ok();
-  }
-  Status flush() {
-    if (batch_.empty()) return Status::ok();
-    auto cid = replica_.commit(batch_);
-    batch_ = Batch();
-    return cid.status();
-  }
-  size_t count() const { return count_; }
-
- private:
-  Replica& replica_;
-  Batch batch_;
-  size_t count_ = 0;
-};
 
 }  // namespace
 
@@ -128,24 +123,41 @@ Result<size_t> import_state(const std::string& dir, std::FILE* in) {
   if (auto cfg = DaemonConfig::load(config_path(dir)); cfg && cfg->follower_mode)
     return Status(Code::denied, "follower mode: " + dir + " follows the cluster \"" + cfg->name +
                                     "\" read-only; import on one of its trusted peers");
-  const bool twice = rereadable(in);
-  const long start = twice ? std::ftell(in) : 0;
-  std::vector<Pin> held;  // a pipe is read once: held in memory until checked
-  TRELLIS_TRY(for_each_pin(in, [&](Pin&& p) {
-    if (!twice) held.push_back(std::move(p));
-    return Status::ok();
-  }));
-  auto replica = Replica::open(state_path(dir), ReplicaOptions{});
-  if (!replica) return replica.status();
-  ChunkedImport out(**replica);
-  if (twice) {
-    if (std::fseek(in, start, SEEK_SET) != 0) return Status(Code::io_error, "cannot re-read the input");
-    TRELLIS_TRY(for_each_pin(in, [&](Pin&& p) { return out.add(p); }));
-  } else {
-    for (const Pin& p : held) TRELLIS_TRY(out.add(p));
+  // In the data folder, not /tmp (often a tmpfs, that is memory); unnamed,
+  // so nothing is left behind whatever happens.
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR, 0600);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> spool(fd < 0 ? nullptr : ::fdopen(fd, "w+b"), std::fclose);
+  if (!spool) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return Status(Code::io_error, "cannot create a temporary file in " + dir + ": " + why);
   }
-  TRELLIS_TRY(out.flush());
-  return out.count();
+  auto pins = spool_pins(in, spool.get());
+  if (!pins) return pins.status();
+  if (std::fflush(spool.get()) != 0 || std::fseek(spool.get(), 0, SEEK_SET) != 0)
+    return Status(Code::io_error, "rewinding the import's temporary file failed");
+  // One fsync at the end instead of one per chunk: an import that fails
+  // half-way leaves whole chunks either way (each commit stays atomic).
+  ReplicaOptions ro;
+  ro.sync = false;
+  auto replica = Replica::open(state_path(dir), ro);
+  if (!replica) return replica.status();
+  std::string key;
+  Bytes value;
+  Batch batch;
+  for (size_t done = 0; done < *pins;) {
+    auto more = spool_read(spool.get(), key, value);
+    if (!more) return more.status();
+    if (!*more) return Status(Code::io_error, "the import's temporary file ended early");
+    TRELLIS_TRY(batch.put(key, value));
+    if (++done % kImportChunk == 0 || done == *pins) {
+      auto cid = (*replica)->commit(batch);
+      if (!cid) return cid.status();
+      batch = Batch();
+    }
+  }
+  TRELLIS_TRY((*replica)->store().sync());
+  return *pins;
 }
 
 Status cleanup_state(const std::string& dir) {

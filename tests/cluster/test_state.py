@@ -114,8 +114,7 @@ def malformed(binary):
         r = import_lines(binary, p, lines)
         assert r.returncode != 0 and "line 3" in r.stderr, r
         assert export(binary, p) == before
-        # From a file (checked in a first pass, committed in a second): a bad
-        # last line after more than one chunk of good ones writes nothing.
+        # From a file: a bad last line after 2,500 good ones writes nothing.
         path = os.path.join(c.root, "bad.ndjson")
         good = pin_lines(2500, "file")
         with open(path, "w") as f:
@@ -128,8 +127,18 @@ def malformed(binary):
         r = run(binary, "state", "import", "--dir", p.dir, path)
         assert r.returncode == 0, r.stderr
         assert set(pinset(export(binary, p))) == set(pinset(before)) | set(pinset(good))
-    print("malformed: a bad line 3 (or 2501 of a file) is named and nothing is written; "
-          "a file of 2,500 pins imports")
+        before = export(binary, p)
+        # Past several commits' worth of pins (import streams them through a
+        # temporary file, 5,000 a commit): still nothing written.
+        files = sorted(os.listdir(p.dir))
+        lines = pin_lines(12001, "many")
+        lines[-1] = "{not json"
+        r = import_lines(binary, p, lines)
+        assert r.returncode != 0 and "line 12001" in r.stderr, r
+        assert export(binary, p) == before
+        assert sorted(os.listdir(p.dir)) == files, "import left files behind"
+    print("malformed: a bad line 3, 2,501 of a file or 12,001 of a stream is named and nothing "
+          "is written; a file of 2,500 pins imports")
 
 
 def lock(binary):
