@@ -42,6 +42,9 @@ from ipfs_cluster_harness import POOL, PinPeer, _die_with_parent, jsipfs_problem
 
 EVERYWHERE = 3  # pins with replication -1 (followers pin them)
 ON_T0 = 2       # pins with replication 1 (allocated to T0, the only peer with IPFS)
+# Keys in the state once one pin is removed: the pins left, plus the removal
+# marker (/removed/<cid>) the unpin writes.
+KEYS_LEFT = EVERYWHERE + ON_T0 - 1 + 1
 
 
 class Setup:
@@ -277,17 +280,21 @@ def run(s):
     log("everywhere %s, removed %s, on T0 %s" % (everywhere, removed, on_t0))
     wait(lambda: (s.ipfs[1].recursive_pins() & set(cids) == want,
                   sorted(s.ipfs[1].recursive_pins() & set(cids))), 60, "F1's daemon to pin exactly the everywhere pins")
-    assert f1_peer.info()["keys"] == EVERYWHERE + ON_T0 - 1
+    assert f1_peer.info()["keys"] == KEYS_LEFT
     assert f1_peer.info()["pubsub_published"] == 0, "a follower published"
     assert f1_peer.info()["follower"] is True
 
     # trellis-follow list (online) and info.
-    listed = [json.loads(line) for line in s.follow("f1", "list", "--json").stdout.splitlines()]
-    by_cid = {e["cid"]: e["status"] for e in listed}
-    for c in everywhere:
-        assert by_cid.get(c) == "pinned", (c, by_cid)
-    for c in on_t0:
-        assert by_cid.get(c) == "remote", (c, by_cid)
+    # The follower's tracker also sends IPFS an unpin for every pin that is
+    # not its own (a no-op there); on a loaded machine such a CID can show
+    # "unpinning" for a moment before "remote".
+    def f1_listing():
+        listed = [json.loads(line) for line in s.follow("f1", "list", "--json").stdout.splitlines()]
+        by_cid = {e["cid"]: e["status"] for e in listed}
+        ok = (all(by_cid.get(c) == "pinned" for c in everywhere)
+              and all(by_cid.get(c) == "remote" for c in on_t0))
+        return ok, by_cid
+    wait(f1_listing, 30, "trellis-follow f1 list: everywhere pins pinned, T0's remote")
     info_out = s.follow("f1", "info").stdout
     assert "running" in info_out and "IPFS:           up" in info_out and url in info_out, info_out
     wait(lambda: (any(l.startswith("in sync:") for l in f1_lines()), f1_lines()[-3:]), 10,
@@ -310,7 +317,7 @@ def run(s):
     wait(lambda: (s.ipfs[2].recursive_pins() & set(cids) == want,
                   sorted(s.ipfs[2].recursive_pins() & set(cids))), 60, "F2's daemon to pin exactly the everywhere pins")
     keys = [p.info()["keys"] for p in s.trusted]
-    assert keys == [EVERYWHERE + ON_T0 - 1] * 3, "trusted peers hold %s keys (rogue pins?)" % keys
+    assert keys == [KEYS_LEFT] * 3, "trusted peers hold %s keys (rogue pins?)" % keys
     wait(lambda: (removed not in s.ipfs[0].recursive_pins(), s.trusted[0].ctl("status %s" % removed)),
          30, "T0's daemon to drop the removed pin")
 
