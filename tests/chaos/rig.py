@@ -12,7 +12,6 @@ SUBNET.6. Roles, drawn from the seed among peers 1-4:
 Python stdlib only."""
 
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -133,7 +132,6 @@ class Rig:
         self.say("5 js-ipfs daemons ready in %.1f s" % (time.monotonic() - t))
 
     def _init_peers(self):
-        secret = None
         for i in range(N):
             d = os.path.join(self.root, "peer%d" % i)
             if i == self.roles["disk"]:
@@ -143,27 +141,21 @@ class Rig:
                            self.mounted])
                 d = os.path.join(self.mounted, "peer%d" % i)
             addr = self.net.addrs[i]
-            args = [self.binary, "init", "--dir", d, "--listen", "/ip4/%s/tcp/9096" % addr,
-                    "--rebroadcast-ms", "2000", "--ipfs-api", "/ip4/127.0.0.1/tcp/5001"]
-            if secret:
-                args += ["--secret", secret, "--bootstrap", self.peers[0].addr]
-            subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-            path = os.path.join(d, "config.json")
-            with open(path) as f:
-                cfg = json.load(f)
-            secret = cfg["cluster"]["secret"]
-            cfg["restapi"]["listen"] = "/ip4/%s/tcp/9094" % addr
-            cfg["restapi"]["basic_auth_credentials"] = {USER: PASSWORD}
-            cfg["pinsvcapi"]["listen"] = cfg["metrics"]["listen"] = ""
-            for section, fields in CONFIG.items():
-                cfg[section].update(fields)
-            with open(path, "w") as f:
-                json.dump(cfg, f, indent=2)
+            args = ["--listen", "/ip4/%s/tcp/9096" % addr, "--rebroadcast-ms", "2000",
+                    "--ipfs-api", "/ip4/127.0.0.1/tcp/5001"]
+
+            def edit(cfg):
+                cfg["restapi"]["listen"] = "/ip4/%s/tcp/9094" % addr
+                cfg["restapi"]["basic_auth_credentials"] = {USER: PASSWORD}
+                cfg["pinsvcapi"]["listen"] = cfg["metrics"]["listen"] = ""
+                for section, fields in CONFIG.items():
+                    cfg[section].update(fields)
             p = Peer(self, i, d, addr, 9096, self.net.names[i])
+            p.id = harness.init_peer(self.binary, d, args, self.peers[0] if self.peers else None,
+                                     edit)
+            p.cluster_secret = harness.secret_of(d)
             if i == self.roles["skewed"]:
                 p.wrapper = ["env", "LD_PRELOAD=" + libfaketime(), "FAKETIME=%+ds" % self.skew]
-            p.id = subprocess.run([self.binary, "id", "--dir", d], check=True,
-                                  capture_output=True, text=True).stdout.strip()
             p.rest = "http://%s:9094" % addr
             self.peers.append(p)
         self.net.track(self)

@@ -22,6 +22,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def init_peer(binary, d, args, first, edit):
+    """`trellisd init --dir D ARGS`, joining the cluster of `first` (a Peer:
+    its secret and address) unless it is None; then edit(cfg) changes the
+    new config.json. Returns the new peer's ID."""
+    cmd = [binary, "init", "--dir", d] + list(args)
+    if first is not None:
+        cmd += ["--secret", first.cluster_secret, "--bootstrap", first.addr]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(d, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    edit(cfg)
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2)
+    return subprocess.run([binary, "id", "--dir", d], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def secret_of(d):
+    with open(os.path.join(d, "config.json")) as f:
+        return json.load(f)["cluster"]["secret"]
+
+
 class Peer:
     def __init__(self, cluster, index, dir, host, port, netns=None):
         self.cluster = cluster
@@ -99,29 +122,18 @@ class Cluster:
         self.binary = binary
         self.root = root or tempfile.mkdtemp(prefix="trellis-cluster-")
         self.peers = []
-        secret = None
         for i in range(n):
             host = hosts[i] if hosts else "127.0.0.1"
             port = free_port() if not netns else 9096
             d = os.path.join(self.root, "peer%d" % i)
-            args = [binary, "init", "--dir", d, "--listen", "/ip4/%s/tcp/%d" % (host, port),
-                    "--rebroadcast-ms", str(rebroadcast_ms)]
-            if not sync:
-                args.append("--no-sync")
-            if secret:
-                args += ["--secret", secret, "--bootstrap", self.peers[0].addr]
-            subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-            path = os.path.join(d, "config.json")
-            with open(path) as f:
-                cfg = json.load(f)
-            secret = cfg["cluster"]["secret"]
-            # These tests drive the control socket: no HTTP listeners.
-            cfg["restapi"]["listen"] = cfg["pinsvcapi"]["listen"] = cfg["metrics"]["listen"] = ""
-            with open(path, "w") as f:
-                json.dump(cfg, f, indent=2)
+            args = ["--listen", "/ip4/%s/tcp/%d" % (host, port),
+                    "--rebroadcast-ms", str(rebroadcast_ms)] + ([] if sync else ["--no-sync"])
+
+            def edit(cfg):  # these tests drive the control socket: no HTTP listeners
+                cfg["restapi"]["listen"] = cfg["pinsvcapi"]["listen"] = cfg["metrics"]["listen"] = ""
             p = Peer(self, i, d, host, port, netns[i] if netns else None)
-            p.id = subprocess.run([binary, "id", "--dir", d], check=True,
-                                  capture_output=True, text=True).stdout.strip()
+            p.id = init_peer(binary, d, args, self.peers[0] if self.peers else None, edit)
+            p.cluster_secret = secret_of(d)
             self.peers.append(p)
 
     def __enter__(self):

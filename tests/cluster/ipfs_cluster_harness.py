@@ -232,35 +232,27 @@ class PinningSetup:
         self.root = tempfile.mkdtemp(prefix="trellis-pinning-%s-" % name)
         self.ipfs = POOL.get(n)  # started (shared with the other setups)
         self.peers = []
-        secret = None
         for i in range(n):
             port = harness.free_port()
             d = os.path.join(self.root, "peer%d" % i)
-            args = [binary, "init", "--dir", d, "--listen", "/ip4/127.0.0.1/tcp/%d" % port,
+            args = ["--listen", "/ip4/127.0.0.1/tcp/%d" % port,
                     "--rebroadcast-ms", str(rebroadcast_ms), "--no-sync",
                     "--ipfs-api", "/ip4/127.0.0.1/tcp/%d" % self.ipfs[i].daemon.api_port]
-            if secret:
-                args += ["--secret", secret, "--bootstrap", self.peers[0].addr]
-            subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-            path = os.path.join(d, "config.json")
-            with open(path) as f:
-                cfg = json.load(f)
-            secret = cfg["cluster"]["secret"]
             rest_port, pinsvc_port = harness.free_port(), harness.free_port()
             metrics_port = harness.free_port()
-            cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % rest_port
-            cfg["pinsvcapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % pinsvc_port
-            cfg["metrics"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % metrics_port
-            for section, fields in (config or {}).items():
-                cfg[section].update(fields)
-            with open(path, "w") as f:
-                json.dump(cfg, f, indent=2)
+
+            def edit(cfg):
+                cfg["restapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % rest_port
+                cfg["pinsvcapi"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % pinsvc_port
+                cfg["metrics"]["listen"] = "/ip4/127.0.0.1/tcp/%d" % metrics_port
+                for section, fields in (config or {}).items():
+                    cfg[section].update(fields)
             p = PinPeer(self, i, d, "127.0.0.1", port)
+            p.id = harness.init_peer(binary, d, args, self.peers[0] if self.peers else None, edit)
+            p.cluster_secret = harness.secret_of(d)
             p.rest = "http://127.0.0.1:%d" % rest_port
             p.pinsvc = "http://127.0.0.1:%d" % pinsvc_port
             p.metrics = "http://127.0.0.1:%d" % metrics_port
-            p.id = subprocess.run([binary, "id", "--dir", d], check=True,
-                                  capture_output=True, text=True).stdout.strip()
             self.peers.append(p)
         self.index_of = {p.id: p.index for p in self.peers}
 
