@@ -107,7 +107,6 @@ Result<PinType> type_value(const json& v) {
                      "(or 2, 4, 8, 16)");
 }
 
-json opt_cid_json(const std::optional<Cid>& c) { return c ? json(c->to_string()) : json(nullptr); }
 
 // Sets one field of `p` from `v`; the field name is known to be valid.
 Status read_field(Pin& p, const std::string& k, const json& v, bool* mode_only) {
@@ -169,25 +168,12 @@ Status read_field(Pin& p, const std::string& k, const json& v, bool* mode_only) 
 
 }  // namespace
 
+// One writer of a pin's JSON (append_pin_json, which the listings need
+// without a tree); the tree is read back from its text.
 nlohmann::json pin_to_json(const Pin& p) {
-  json j = json::object();
-  j["replication_factor_min"] = p.replication_factor_min;
-  j["replication_factor_max"] = p.replication_factor_max;
-  j["name"] = p.name;
-  j["mode"] = mode_name(p.mode);
-  j["shard_size"] = 0;
-  j["user_allocations"] = p.user_allocations;
-  j["expire_at"] = format_rfc3339(p.expire_at);
-  j["metadata"] = p.metadata;
-  j["pin_update"] = opt_cid_json(p.pin_update);
-  j["origins"] = p.origins;
-  j["cid"] = p.cid.to_string();
-  j["type"] = type_name(p.type);
-  j["allocations"] = p.allocations;
-  j["max_depth"] = p.max_depth;
-  j["reference"] = opt_cid_json(p.reference);
-  j["timestamp"] = format_rfc3339(p.timestamp);
-  return j;
+  std::string text;
+  append_pin_json(p, text);
+  return json::parse(text);
 }
 
 Result<Pin> pin_from_json(const nlohmann::json& j) {

@@ -21,10 +21,11 @@ namespace trellis::pinning {
 
 inline constexpr size_t kMaxPinJsonBytes = 256 * 1024;
 
-nlohmann::json pin_to_json(const Pin& pin);
-// Appends exactly pin_to_json(pin).dump() to `out`, without building the
-// JSON tree (the listing routes write millions of these).
+// A pin as IPFS Cluster's JSON, keys in byte order as nlohmann's dump()
+// writes them, appended to `out` without building a tree (the listing
+// routes write millions of these).
 void append_pin_json(const Pin& pin, std::string& out);
+nlohmann::json pin_to_json(const Pin& pin);  // the same, parsed
 Result<Pin> pin_from_json(const nlohmann::json& j);
 
 }  // namespace trellis::pinning

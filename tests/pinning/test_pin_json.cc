@@ -146,7 +146,7 @@ TEST_CASE("RFC 3339 times round trip, before and after 1970") {
   CHECK_FALSE(parse_rfc3339("2030-13-02T15:04:05Z").is_ok());
 }
 
-TEST_CASE("append_pin_json writes exactly what pin_to_json().dump() writes") {
+TEST_CASE("append_pin_json writes canonical JSON: parsed and dumped again, it is unchanged") {
   auto same = [](const Pin& p) {
     std::string fast = "x";
     append_pin_json(p, fast);
