@@ -43,6 +43,7 @@ PinningAgent::PinningAgent(net::Node& node, Replica& replica, IpfsClient& ipfs, 
       self_(node.id().to_string()),
       monitor_(monitor_options(opts_)),
       started_(Clock::now()),
+      last_sweep_(started_),
       inform_timer_(node.io()),
       measure_timer_(node.io()),
       maintain_timer_(node.io()) {}
@@ -142,6 +143,10 @@ awaitable<void> PinningAgent::maintain_loop() {
     net::error_code ec;
     co_await maintain_timer_.async_wait(net::with_ec(ec));
     if (!*alive || stopped_) co_return;
+    auto now = Clock::now();
+    if (opts_.catching_up && opts_.catching_up() && now - last_sweep_ < 4 * opts_.metrics_ttl)
+      continue;
+    last_sweep_ = now;
     auto written = maintain();
     if (!written && log_) log_(LogLevel::error, "maintenance failed: " + written.status().to_string());
   }
@@ -159,6 +164,9 @@ Result<size_t> PinningAgent::maintain() {
   auto is_gone = [this](const std::string& p) { return opts_.repin && gone(p); };
   Status looked = Status::ok();
   TRELLIS_TRY(pins_.scan([&](const Pin& pin) {
+    // Only one live peer acts on a pin: the others skip it before the
+    // decision and the marker lookup (a read of its own).
+    if (responsible_peer(pin.cid, live) != self_) return true;
     Decision d = pinning::maintain(pin, wall, is_gone, cands, opts_.allocator);
     auto removed = pins_.removed(pin.cid);
     if (!removed) {
@@ -170,7 +178,6 @@ Result<size_t> PinningAgent::maintain() {
       d.reason = "its unpin crossed a re-allocation";
     }
     if (d.action == Action::none) return true;
-    if (responsible_peer(pin.cid, live) != self_) return true;
     if (d.action == Action::remove) d.pin = pin;  // its timestamp goes in the marker
     d.pin.cid = pin.cid;
     todo.push_back(std::move(d));

@@ -7,7 +7,10 @@
 //   maintenance every metrics_ttl / 2: scan the pinset; remove expired
 //               pins and re-allocate pins whose peers have been down longer
 //               than repin_after — for each CID only the responsible live
-//               peer writes (pinning/repin.h), so no leader is needed
+//               peer writes (pinning/repin.h), so no leader is needed;
+//               skipped while the peer is still fetching the DAG (a sweep
+//               of 1M pins costs seconds and would judge part of the
+//               state), but never for longer than 4 × metrics_ttl
 #pragma once
 
 #include <chrono>
@@ -33,6 +36,9 @@ struct AgentOptions {
   bool follower = false;
   std::map<std::string, std::string> tags;
   pinning::AllocatorOptions allocator;
+  // True while this peer is fetching blocks it is missing (a join, a
+  // catch-up after a partition); maintenance waits meanwhile.
+  std::function<bool()> catching_up;
 };
 
 class PinningAgent {
@@ -75,6 +81,7 @@ class PinningAgent {
   std::string self_;
   pinning::Monitor monitor_;
   std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_sweep_;
   net::asio::steady_timer inform_timer_, measure_timer_, maintain_timer_;
   std::optional<uint64_t> free_;  // IPFS's free space, last measured; none while unknown
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -91,6 +91,7 @@ Result<std::unique_ptr<Service>> Service::open(net::asio::io_context& io, const 
     ao.tags = s->config_.tags;
     ao.allocator.allocate_by = s->config_.allocate_by;
     ao.follower = s->config_.follower_mode;
+    ao.catching_up = [raw = s.get()] { return raw->replicator_ && raw->replicator_->syncing(); };
     s->agent_ = std::make_unique<PinningAgent>(
         *s->node_, *s->replica_, *s->ipfs_, *s->tracker_, *s->pins_, ao,
         [raw = s.get()] { raw->replicator_->announce(); }, logger.component("pinning"));

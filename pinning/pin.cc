@@ -80,10 +80,18 @@ Status check_strings(const std::vector<std::string>& v, size_t max, const char* 
       return invalid(std::string(what) + " has an entry over " + std::to_string(kMaxStringBytes) +
                      " bytes");
   }
-  std::vector<std::string> sorted = v;
-  std::sort(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
-    return invalid(std::string(what) + " lists a peer twice");
+  // Pairwise for the usual handful of peers (no copy: every stored pin is
+  // checked as it is decoded); sorted copy for long lists.
+  bool repeated = false;
+  if (v.size() <= 16) {
+    for (size_t i = 0; i < v.size() && !repeated; ++i)
+      for (size_t j = i + 1; j < v.size() && !repeated; ++j) repeated = v[i] == v[j];
+  } else {
+    std::vector<std::string_view> sorted(v.begin(), v.end());
+    std::sort(sorted.begin(), sorted.end());
+    repeated = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+  }
+  if (repeated) return invalid(std::string(what) + " lists a peer twice");
   return Status::ok();
 }
 

@@ -119,6 +119,11 @@ void Tracker::cancel(std::optional<uint64_t> id) {
   if (auto it = running_.find(*id); it != running_.end()) it->second->cancel();
 }
 
+void Tracker::queue_op(OpType type, const Pin& pin) {
+  if (type == OpType::pin) held_.insert(short_hash(pin.cid));
+  cancel(queue_.enqueue(type, pin));
+}
+
 void Tracker::on_change(const Change& change) {
   if (!change.key.starts_with(kPinPrefix)) return;
   auto cid = cid_of_key(change.key);
@@ -133,7 +138,8 @@ void Tracker::on_change(const Change& change) {
       if (mine) pin = std::move(*decoded);
     }
   }
-  cancel(queue_.enqueue(mine ? OpType::pin : OpType::unpin, pin));
+  if (!mine && !queue_.find(*cid) && !held_.contains(short_hash(*cid))) return;
+  queue_op(mine ? OpType::pin : OpType::unpin, pin);
   kick();
 }
 
@@ -184,6 +190,7 @@ awaitable<void> Tracker::execute(Op op) {
   if (token->cancelled() && st.is_ok()) st = Status(Code::unavailable, "cancelled");
   if (!token->cancelled()) {
     bool pin = op.type == OpType::pin;
+    if (!pin && st) held_.erase(short_hash(op.pin.cid));
     ++(st ? (pin ? counters_.pins : counters_.unpins) : (pin ? counters_.pin_errors : counters_.unpin_errors));
   }
   running_.erase(op.id);
@@ -238,6 +245,10 @@ awaitable<std::shared_ptr<Tracker::Lists>> Tracker::load_lists() {
   }
   std::sort(lists->recursive.begin(), lists->recursive.end());
   std::sort(lists->direct.begin(), lists->direct.end());
+  if (lists->reachable) {
+    held_.insert(lists->recursive.begin(), lists->recursive.end());
+    held_.insert(lists->direct.begin(), lists->direct.end());
+  }
   co_return lists;
 }
 
@@ -283,7 +294,7 @@ awaitable<PinInfo> Tracker::recover(Cid cid) {
     if (now.status == TrackerStatus::unexpectedly_unpinned ||
         now.status == TrackerStatus::cluster_error) {
       auto pin = pins_.get(cid);
-      if (pin && *pin) cancel(queue_.enqueue(OpType::pin, **pin));
+      if (pin && *pin) queue_op(OpType::pin, **pin);
     }
   }
   kick();
@@ -326,7 +337,7 @@ awaitable<Result<size_t>> Tracker::recover_all() {
     return true;
   });
   if (!st) co_return st;
-  for (const auto& pin : extra) cancel(queue_.enqueue(OpType::unpin, pin));
+  for (const auto& pin : extra) queue_op(OpType::unpin, pin);
   count += extra.size();
   // Failed unpins of CIDs the state no longer has.
   std::vector<Cid> failed;
@@ -335,7 +346,7 @@ awaitable<Result<size_t>> Tracker::recover_all() {
     return true;
   });
   for (const auto& cid : failed) count += queue_.recover(cid) ? 1 : 0;
-  for (const auto& pin : again) cancel(queue_.enqueue(OpType::pin, pin));
+  for (const auto& pin : again) queue_op(OpType::pin, pin);
   count += again.size();
   kick();
   co_return count;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "crdt/log.h"
 #include "crdt/replica.h"
@@ -94,7 +95,10 @@ class Tracker {
   void stop();   // cancels running operations; safe to call twice
 
   // The state changed for a key (the Replica hook). Keys outside /pins/ are
-  // ignored.
+  // ignored. A pin allocated here is queued for pinning; one that is not
+  // (or is gone) is queued for unpinning only if IPFS may hold it (see
+  // held_), so a peer syncing a large pinset allocated elsewhere queues
+  // nothing.
   void on_change(const Change& change);
 
   net::awaitable<PinInfo> status(Cid cid);
@@ -126,6 +130,7 @@ class Tracker {
   net::awaitable<void> execute(Op op);
   net::awaitable<void> recover_loop();
   void cancel(std::optional<uint64_t> id);
+  void queue_op(OpType type, const Pin& pin);  // enqueue, cancel what it replaces
   PinInfo info_of(const Cid& cid, const Pin* pin, IpfsPin ipfs) const;
 
   net::asio::io_context& io_;
@@ -138,6 +143,11 @@ class Tracker {
   std::unique_ptr<net::asio::steady_timer> recover_timer_;
   TrackerCounters counters_;
   std::shared_ptr<const Lists> lists_;  // ipfs_lists()'s cache
+  // CIDs (short hashes) IPFS may hold: every CID the last listings showed
+  // plus every CID queued for pinning since; an unpin that succeeds takes
+  // its CID out. recover_all() unpins what IPFS held before the first
+  // listing. 8 bytes and a node per CID pinned here.
+  std::unordered_set<uint64_t> held_;
   std::chrono::steady_clock::time_point lists_at_{};
   std::shared_ptr<bool> alive_;
   bool stopped_ = false;

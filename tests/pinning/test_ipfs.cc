@@ -238,6 +238,34 @@ TEST_CASE("tracker: pin, direct, remote and unpin follow the state") {
   CHECK(peer.in_ipfs(dir) == IpfsPin::none);
 }
 
+TEST_CASE("tracker: a pin allocated elsewhere queues an unpin only if IPFS may hold it") {
+  Peer peer(shared().daemon.port());
+  // Never pinned here and not in IPFS: nothing to do (a peer joining a
+  // large cluster would otherwise queue an unpin for every pin).
+  Cid theirs = peer.put_block("tracker held: theirs");
+  peer.pin(theirs, {"someone-else"});
+  CHECK(peer.tracker->queue().find(theirs) == nullptr);
+  CHECK(peer.status(theirs) == TrackerStatus::remote);
+
+  // Pinned here, then moved away: unpinned.
+  Cid moved = peer.put_block("tracker held: moved");
+  peer.pin(moved);
+  REQUIRE(peer.reaches(moved, TrackerStatus::pinned));
+  peer.pin(moved, {"someone-else"});
+  CHECK(peer.tracker->queue().find(moved) != nullptr);
+  CHECK(eventually(peer.io, [&] { return peer.in_ipfs(moved) == IpfsPin::none; }));
+
+  // In IPFS when the tracker last listed it, then allocated elsewhere by
+  // the state: unpinned, as a pin moved away is.
+  Cid listed = peer.put_block("tracker held: listed");
+  REQUIRE(run(peer.io, peer.ipfs.pin_add(listed, Mode::recursive)).is_ok());
+  REQUIRE(run(peer.io, peer.tracker->ipfs_lists(0ms)) != nullptr);  // the listing
+  peer.pin(listed, {"someone-else"});
+  CHECK(peer.tracker->queue().find(listed) != nullptr);
+  CHECK(eventually(peer.io, [&] { return peer.in_ipfs(listed) == IpfsPin::none; }));
+  CHECK(eventually(peer.io, [&] { return peer.tracker->queue().size() == 0; }));
+}
+
 TEST_CASE("tracker: an unfetchable CID ends in pin_error and is retried") {
   TrackerOptions topts;
   topts.queue.retry_base = 500ms;
