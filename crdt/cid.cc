@@ -167,6 +167,16 @@ std::string Cid::to_string() const {
   return multibase_encode('b', bytes_);
 }
 
+void Cid::append_to(std::string& out) const {
+  if (bytes_.empty()) return;
+  if (version_ == 0) {
+    out += base58_encode(bytes_);
+    return;
+  }
+  out += 'b';
+  base32_append(bytes_, out);
+}
+
 std::string Cid::to_base58() const {
   if (bytes_.empty()) return {};
   if (version_ == 0) return base58_encode(bytes_);

@@ -61,6 +61,7 @@ class Cid {
 
   // v0 → "Qm...", v1 → "b..." base32 lower; "" for an empty Cid.
   std::string to_string() const;
+  void append_to(std::string& out) const;  // to_string(), appended
   // v1 in base58btc with its "z" prefix (v0 prints as v0).
   std::string to_base58() const;
 

@@ -123,9 +123,10 @@ Result<Bytes> decode58(std::string_view s, size_t base) {
 
 }  // namespace
 
-std::string base32_encode(ByteView data) {
-  std::string out;
-  out.reserve((data.size() * 8 + 4) / 5);
+void base32_append(ByteView data, std::string& out) {
+  size_t at = out.size();
+  out.resize(at + (data.size() * 8 + 4) / 5);
+  char* p = out.data() + at;
   uint32_t acc = 0;
   int bits = 0;
   for (uint8_t b : data) {
@@ -133,11 +134,16 @@ std::string base32_encode(ByteView data) {
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out.push_back(kBase32Lower[(acc >> bits) & 31]);
+      *p++ = kBase32Lower[(acc >> bits) & 31];
     }
     acc &= (1u << bits) - 1;
   }
-  if (bits > 0) out.push_back(kBase32Lower[(acc << (5 - bits)) & 31]);
+  if (bits > 0) *p = kBase32Lower[(acc << (5 - bits)) & 31];
+}
+
+std::string base32_encode(ByteView data) {
+  std::string out;
+  base32_append(data, out);
   return out;
 }
 

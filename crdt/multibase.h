@@ -20,6 +20,7 @@ inline constexpr size_t kMaxMultibaseText = 512;
 // trailing bits, base58 as Bitcoin writes it. Bad text fails with
 // invalid_argument and a message naming the offending character and offset.
 std::string base32_encode(ByteView data);         // lower case, no padding
+void base32_append(ByteView data, std::string& out);  // the same, appended
 Result<Bytes> base32_decode(std::string_view s);  // all lower or all upper case
 std::string base58_encode(ByteView data);
 Result<Bytes> base58_decode(std::string_view s);

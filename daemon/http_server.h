@@ -46,7 +46,8 @@ class Responder {
   virtual ~Responder() = default;
   virtual net::awaitable<void> reply(int status, std::string body, std::string content_type,
                                      Headers headers) = 0;
-  // One line of a newline-delimited JSON stream. The 200 header (with
+  // One line (or several joined by newlines) of a newline-delimited JSON
+  // stream; the final newline is added here. The 200 header (with
   // X-Chunked-Output: 1 and a Trailer: X-Stream-Error declaration) goes out
   // with the first item; lines are sent in chunks of up to 64 KiB. Returns
   // false once the client has gone.

@@ -189,6 +189,12 @@ Result<Pin> pin_from_json(const nlohmann::json& j) {
 
 namespace {
 
+// A string literal appended without measuring it at run time.
+template <size_t N>
+void lit(std::string& out, const char (&text)[N]) {
+  out.append(text, N - 1);
+}
+
 // A JSON string as nlohmann's dump() writes it. Printable ASCII without '"'
 // and '\\' is copied; anything else goes through nlohmann itself, so the two
 // writers cannot differ (non-ASCII, escapes, invalid UTF-8).
@@ -213,26 +219,39 @@ void append_strings(const std::vector<std::string>& v, std::string& out) {
   out += ']';
 }
 
+// CIDs and RFC 3339 times are plain ASCII: quoted as they are.
+void append_cid(const Cid& c, std::string& out) {
+  out += '"';
+  c.append_to(out);
+  out += '"';
+}
+
 void append_opt_cid(const std::optional<Cid>& c, std::string& out) {
   if (c)
-    append_string(c->to_string(), out);
+    append_cid(*c, out);
   else
-    out += "null";
+    lit(out, "null");
+}
+
+void append_time(int64_t unix_ns, std::string& out) {
+  out += '"';
+  append_rfc3339(unix_ns, out);
+  out += '"';
 }
 
 }  // namespace
 
 void append_pin_json(const Pin& p, std::string& out) {
   // nlohmann's object is a std::map: keys in byte order.
-  out += "{\"allocations\":";
+  lit(out, "{\"allocations\":");
   append_strings(p.allocations, out);
-  out += ",\"cid\":";
-  append_string(p.cid.to_string(), out);
-  out += ",\"expire_at\":";
-  append_string(format_rfc3339(p.expire_at), out);
-  out += ",\"max_depth\":";
+  lit(out, ",\"cid\":");
+  append_cid(p.cid, out);
+  lit(out, ",\"expire_at\":");
+  append_time(p.expire_at, out);
+  lit(out, ",\"max_depth\":");
   out += std::to_string(p.max_depth);
-  out += ",\"metadata\":{";
+  lit(out, ",\"metadata\":{");
   bool first = true;
   for (const auto& [k, v] : p.metadata) {
     if (!first) out += ',';
@@ -241,25 +260,25 @@ void append_pin_json(const Pin& p, std::string& out) {
     out += ':';
     append_string(v, out);
   }
-  out += "},\"mode\":";
+  lit(out, "},\"mode\":");
   append_string(mode_name(p.mode), out);
-  out += ",\"name\":";
+  lit(out, ",\"name\":");
   append_string(p.name, out);
-  out += ",\"origins\":";
+  lit(out, ",\"origins\":");
   append_strings(p.origins, out);
-  out += ",\"pin_update\":";
+  lit(out, ",\"pin_update\":");
   append_opt_cid(p.pin_update, out);
-  out += ",\"reference\":";
+  lit(out, ",\"reference\":");
   append_opt_cid(p.reference, out);
-  out += ",\"replication_factor_max\":";
+  lit(out, ",\"replication_factor_max\":");
   out += std::to_string(p.replication_factor_max);
-  out += ",\"replication_factor_min\":";
+  lit(out, ",\"replication_factor_min\":");
   out += std::to_string(p.replication_factor_min);
-  out += ",\"shard_size\":0,\"timestamp\":";
-  append_string(format_rfc3339(p.timestamp), out);
-  out += ",\"type\":";
+  lit(out, ",\"shard_size\":0,\"timestamp\":");
+  append_time(p.timestamp, out);
+  lit(out, ",\"type\":");
   append_string(type_name(p.type), out);
-  out += ",\"user_allocations\":";
+  lit(out, ",\"user_allocations\":");
   append_strings(p.user_allocations, out);
   out += '}';
 }

@@ -3,7 +3,6 @@
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <cstdio>
 
 namespace trellis::pinning {
 
@@ -69,8 +68,23 @@ int64_t unix_now_ns() {
       .count();
 }
 
-std::string format_rfc3339(int64_t unix_nanos) {
-  if (unix_nanos == 0) return std::string(kZeroTime);
+namespace {
+
+// `n` decimal digits of v (0 <= v < 10^n), most significant first.
+char* put_digits(char* p, int64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  return p + n;
+}
+
+}  // namespace
+
+// Written by hand (no snprintf): a listing formats two per pin. Years are
+// 1678–2262 for int64 nanoseconds, so always four digits.
+void append_rfc3339(int64_t unix_nanos, std::string& out) {
+  if (unix_nanos == 0) {
+    out += kZeroTime;
+    return;
+  }
   int64_t secs = unix_nanos / kNanos;
   int64_t nanos = unix_nanos % kNanos;
   if (nanos < 0) {
@@ -85,19 +99,31 @@ std::string format_rfc3339(int64_t unix_nanos) {
   }
   int64_t y = 0, m = 0, d = 0;
   civil_from_days(days, &y, &m, &d);
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
-                        static_cast<long long>(y), static_cast<long long>(m),
-                        static_cast<long long>(d), static_cast<long long>(rest / 3600),
-                        static_cast<long long>(rest / 60 % 60), static_cast<long long>(rest % 60));
-  std::string out(buf, static_cast<size_t>(n));
+  char buf[40];
+  char* p = put_digits(buf, y, 4);
+  *p++ = '-';
+  p = put_digits(p, m, 2);
+  *p++ = '-';
+  p = put_digits(p, d, 2);
+  *p++ = 'T';
+  p = put_digits(p, rest / 3600, 2);
+  *p++ = ':';
+  p = put_digits(p, rest / 60 % 60, 2);
+  *p++ = ':';
+  p = put_digits(p, rest % 60, 2);
   if (nanos != 0) {
-    std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(nanos));
-    std::string frac(buf);
-    while (frac.back() == '0') frac.pop_back();
-    out += frac;
+    *p++ = '.';
+    p = put_digits(p, nanos, 9);
+    while (p[-1] == '0') --p;  // trailing zeros trimmed, as Go writes them
   }
-  return out + "Z";
+  *p++ = 'Z';
+  out.append(buf, static_cast<size_t>(p - buf));
+}
+
+std::string format_rfc3339(int64_t unix_nanos) {
+  std::string out;
+  append_rfc3339(unix_nanos, out);
+  return out;
 }
 
 Result<int64_t> parse_rfc3339(std::string_view s) {
