@@ -15,50 +15,6 @@ std::string fmt_count(const char* what, size_t n, size_t max) {
          std::to_string(max) + " are allowed";
 }
 
-using pack::array;
-using pack::as_bin;
-using pack::as_str;
-using pack::as_uint;
-
-Result<int64_t> as_int(const msgpack::object& o, const char* what) {
-  if (o.type == msgpack::type::POSITIVE_INTEGER) {
-    if (o.via.u64 > static_cast<uint64_t>(INT64_MAX))
-      return corrupt(std::string(what) + " is out of range");
-    return static_cast<int64_t>(o.via.u64);
-  }
-  if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
-  return corrupt(std::string(what) + " is not an integer");
-}
-
-Result<int32_t> as_int32(const msgpack::object& o, const char* what) {
-  auto v = as_int(o, what);
-  if (!v) return v.status();
-  if (*v < INT32_MIN || *v > INT32_MAX) return corrupt(std::string(what) + " is out of range");
-  return static_cast<int32_t>(*v);
-}
-
-Result<std::optional<Cid>> as_opt_cid(const msgpack::object& o, const char* what) {
-  if (o.type == msgpack::type::NIL) return std::optional<Cid>{};
-  auto b = as_bin(o, what);
-  if (!b) return b.status();
-  auto cid = Cid::from_bytes(*b);
-  if (!cid) return corrupt(std::string(what) + ": " + cid.status().message());
-  return std::optional<Cid>(*cid);
-}
-
-Result<std::vector<std::string>> as_strings(const msgpack::object& o, const char* what) {
-  auto a = array(o, what);
-  if (!a) return a.status();
-  std::vector<std::string> out;
-  out.reserve((*a)->size);
-  for (uint32_t i = 0; i < (*a)->size; i++) {
-    auto s = as_str((*a)->ptr[i], what);
-    if (!s) return s.status();
-    out.emplace_back(*s);
-  }
-  return out;
-}
-
 void pack_strings(pack::Packer& pk, const std::vector<std::string>& v) {
   pk.pack_array(static_cast<uint32_t>(v.size()));
   for (const auto& s : v) pack::str(pk, s);
@@ -93,82 +49,6 @@ Status check_strings(const std::vector<std::string>& v, size_t max, const char* 
   }
   if (repeated) return invalid(std::string(what) + " lists a peer twice");
   return Status::ok();
-}
-
-Result<Pin> decode_fields(const msgpack::object& root) {
-  auto top = array(root, "pin");
-  if (!top) return top.status();
-  const auto& f = **top;
-  if (f.size == 0) return corrupt("pin is empty");
-  auto version = as_uint(f.ptr[0], "pin version");
-  if (!version) return version.status();
-  if (*version != kPinVersion)
-    return Status(Code::unsupported, "pin version " + std::to_string(*version) +
-                                         " is not supported (this build reads version " +
-                                         std::to_string(kPinVersion) + ")");
-  if (f.size != kFields)
-    return corrupt("pin has " + std::to_string(f.size) + " fields, expected " +
-                   std::to_string(kFields));
-  Pin p;
-  auto cid_bytes = as_bin(f.ptr[1], "pin cid");
-  if (!cid_bytes) return cid_bytes.status();
-  auto cid = Cid::from_bytes(*cid_bytes);
-  if (!cid) return corrupt("pin cid: " + cid.status().message());
-  p.cid = *cid;
-  auto type = as_uint(f.ptr[2], "pin type");
-  if (!type) return type.status();
-  if (*type < 1 || *type > 4) return corrupt("pin type " + std::to_string(*type) + " is unknown");
-  p.type = static_cast<PinType>(*type);
-  auto name = as_str(f.ptr[3], "pin name");
-  if (!name) return name.status();
-  p.name = std::string(*name);
-  auto mode = as_uint(f.ptr[4], "pin mode");
-  if (!mode) return mode.status();
-  if (*mode > 1) return corrupt("pin mode " + std::to_string(*mode) + " is unknown");
-  p.mode = static_cast<Mode>(*mode);
-  auto rmin = as_int32(f.ptr[5], "replication_factor_min");
-  if (!rmin) return rmin.status();
-  auto rmax = as_int32(f.ptr[6], "replication_factor_max");
-  if (!rmax) return rmax.status();
-  p.replication_factor_min = *rmin;
-  p.replication_factor_max = *rmax;
-  auto allocs = as_strings(f.ptr[7], "allocations");
-  if (!allocs) return allocs.status();
-  p.allocations = std::move(*allocs);
-  auto user = as_strings(f.ptr[8], "user_allocations");
-  if (!user) return user.status();
-  p.user_allocations = std::move(*user);
-  auto expire = as_int(f.ptr[9], "expire_at");
-  if (!expire) return expire.status();
-  p.expire_at = *expire;
-  if (f.ptr[10].type != msgpack::type::MAP) return corrupt("pin metadata is not a map");
-  const auto& m = f.ptr[10].via.map;
-  for (uint32_t i = 0; i < m.size; i++) {
-    auto k = as_str(m.ptr[i].key, "metadata key");
-    if (!k) return k.status();
-    auto v = as_str(m.ptr[i].val, "metadata value");
-    if (!v) return v.status();
-    if (!p.metadata.emplace(std::string(*k), std::string(*v)).second)
-      return corrupt("pin metadata repeats key \"" + std::string(*k) + "\"");
-  }
-  auto update = as_opt_cid(f.ptr[11], "pin_update");
-  if (!update) return update.status();
-  p.pin_update = *update;
-  auto origins = as_strings(f.ptr[12], "origins");
-  if (!origins) return origins.status();
-  p.origins = std::move(*origins);
-  auto depth = as_int32(f.ptr[13], "max_depth");
-  if (!depth) return depth.status();
-  p.max_depth = *depth;
-  auto ref = as_opt_cid(f.ptr[14], "reference");
-  if (!ref) return ref.status();
-  p.reference = *ref;
-  auto ts = as_int(f.ptr[15], "timestamp");
-  if (!ts) return ts.status();
-  p.timestamp = *ts;
-  Status st = validate(p);
-  if (!st) return corrupt("stored pin is invalid: " + st.message());
-  return p;
 }
 
 }  // namespace
@@ -256,18 +136,6 @@ Bytes encode_pin(const Pin& p) {
   pack_opt_cid(pk, p.reference);
   pk.pack_int64(p.timestamp);
   return pack::to_bytes(buf);
-}
-
-Result<Pin> decode_pin(ByteView bytes) {
-  if (bytes.size() > kMaxEncodedPin)
-    return too_large("pin is " + std::to_string(bytes.size()) + " bytes; at most " +
-                     std::to_string(kMaxEncodedPin) + " are allowed");
-  // Counts: the largest array or map is kMaxPeers; depth 3 (pin → map → str).
-  msgpack::unpack_limit limit(kMaxPeers, kMaxMetadataEntries, kMaxNameBytes + kMaxMetadataBytes,
-                              kMaxCidBytes, 0, 3);
-  return pack::decode(bytes, limit, "pin", [](const msgpack::object& root) {
-    return decode_fields(root);
-  });
 }
 
 Status validate(const Pin& p) {

@@ -88,6 +88,9 @@ Result<Cid> cid_of_key(std::string_view key);
 
 Bytes encode_pin(const Pin& pin);
 Result<Pin> decode_pin(ByteView bytes);
+// decode_pin() into `out`, reusing its strings and vectors (a scan decodes
+// every pin into one Pin); on failure `out` holds part of the pin.
+Status decode_pin_into(ByteView bytes, Pin& out);
 
 // Shape checks of one pin on its own (sizes, mode vs max_depth, factors).
 Status validate(const Pin& pin);

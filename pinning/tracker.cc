@@ -21,12 +21,12 @@ Result<std::optional<Pin>> ReplicaPins::get(const Cid& cid) const {
 }
 
 Status ReplicaPins::scan(const std::function<bool(const Pin&)>& fn, std::string_view after) const {
+  Pin pin;  // one for the whole scan: its strings and vectors are reused
   return replica_.scan(
       kPinPrefix,
       [&](std::string_view key, ByteView value) {
         if (key == after) return true;
-        auto pin = decode_pin(value);
-        return !pin || fn(*pin);  // a value that does not decode is skipped
+        return !decode_pin_into(value, pin) || fn(pin);  // a value that does not decode is skipped
       },
       after);
 }
