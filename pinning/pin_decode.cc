@@ -18,21 +18,8 @@ class Reader {
 
   size_t left() const { return static_cast<size_t>(end_ - p_); }
 
-  Result<uint32_t> array(const char* what) {
-    TRELLIS_TRY(need(1));
-    uint8_t t = *p_;
-    if (t >= 0x90 && t <= 0x9f) return ++p_, uint32_t{t & 0x0fu};
-    if (t == 0xdc || t == 0xdd) return count(t == 0xdc ? 2 : 4);
-    return corrupt(std::string(what) + " is not an array");
-  }
-
-  Result<uint32_t> map(const char* what) {
-    TRELLIS_TRY(need(1));
-    uint8_t t = *p_;
-    if (t >= 0x80 && t <= 0x8f) return ++p_, uint32_t{t & 0x0fu};
-    if (t == 0xde || t == 0xdf) return count(t == 0xde ? 2 : 4);
-    return corrupt(std::string(what) + " is not a map");
-  }
+  Result<uint32_t> array(const char* what) { return header(0x90, 0xdc, what, "an array"); }
+  Result<uint32_t> map(const char* what) { return header(0x80, 0xde, what, "a map"); }
 
   // Any msgpack integer; `what` names it in errors.
   Result<int64_t> integer(const char* what) {
@@ -121,6 +108,15 @@ class Reader {
     for (size_t i = 0; i < n; ++i) v = (v << 8) | p_[i];
     p_ += n;
     return v;
+  }
+  // An array or map header: `fix` with the count in its low 4 bits, or
+  // `wide` / `wide + 1` followed by a 16- / 32-bit count.
+  Result<uint32_t> header(uint8_t fix, uint8_t wide, const char* what, const char* kind) {
+    TRELLIS_TRY(need(1));
+    uint8_t t = *p_;
+    if (t >= fix && t <= fix + 0x0f) return ++p_, uint32_t{t & 0x0fu};
+    if (t == wide || t == wide + 1) return count(t == wide ? 2 : 4);
+    return corrupt(std::string(what) + " is not " + kind);
   }
   // A header byte then an n-byte big-endian count.
   Result<uint32_t> count(size_t n) {
