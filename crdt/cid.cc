@@ -162,9 +162,9 @@ Cid Cid::sha256(uint64_t codec, ByteView data) {
 }
 
 std::string Cid::to_string() const {
-  if (bytes_.empty()) return {};
-  if (version_ == 0) return base58_encode(bytes_);
-  return multibase_encode('b', bytes_);
+  std::string out;
+  append_to(out);
+  return out;
 }
 
 void Cid::append_to(std::string& out) const {

@@ -2,29 +2,13 @@
 
 #include <algorithm>
 
-#include "crdt/pack.h"
-
 namespace trellis::pinning {
 
 namespace {
 
-constexpr size_t kFields = 16;
-
 std::string fmt_count(const char* what, size_t n, size_t max) {
   return std::string(what) + " has " + std::to_string(n) + " entries; at most " +
          std::to_string(max) + " are allowed";
-}
-
-void pack_strings(pack::Packer& pk, const std::vector<std::string>& v) {
-  pk.pack_array(static_cast<uint32_t>(v.size()));
-  for (const auto& s : v) pack::str(pk, s);
-}
-
-void pack_opt_cid(pack::Packer& pk, const std::optional<Cid>& c) {
-  if (c)
-    pack::bin(pk, c->view());
-  else
-    pk.pack_nil();
 }
 
 Status check_strings(const std::vector<std::string>& v, size_t max, const char* what) {
@@ -109,33 +93,6 @@ std::optional<int64_t> decode_removed(ByteView b) {
 Result<Cid> cid_of_key(std::string_view key) {
   if (!key.starts_with(kPinPrefix)) return invalid("key " + std::string(key) + " is not a pin");
   return Cid::parse(key.substr(kPinPrefix.size()));
-}
-
-Bytes encode_pin(const Pin& p) {
-  msgpack::sbuffer buf;
-  pack::Packer pk(buf);
-  pk.pack_array(kFields);
-  pk.pack_uint64(kPinVersion);
-  pack::bin(pk, p.cid.view());
-  pk.pack_uint8(static_cast<uint8_t>(p.type));
-  pack::str(pk, p.name);
-  pk.pack_uint8(static_cast<uint8_t>(p.mode));
-  pk.pack_int32(p.replication_factor_min);
-  pk.pack_int32(p.replication_factor_max);
-  pack_strings(pk, p.allocations);
-  pack_strings(pk, p.user_allocations);
-  pk.pack_int64(p.expire_at);
-  pk.pack_map(static_cast<uint32_t>(p.metadata.size()));
-  for (const auto& [k, v] : p.metadata) {  // std::map: sorted, so deterministic
-    pack::str(pk, k);
-    pack::str(pk, v);
-  }
-  pack_opt_cid(pk, p.pin_update);
-  pack_strings(pk, p.origins);
-  pk.pack_int32(p.max_depth);
-  pack_opt_cid(pk, p.reference);
-  pk.pack_int64(p.timestamp);
-  return pack::to_bytes(buf);
 }
 
 Status validate(const Pin& p) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "content.h"
+#include "crdt/pack.h"
 #include "pinning/pin.h"
 
 using namespace trellis;
@@ -84,6 +85,50 @@ TEST_CASE("malformed pin bytes fail with a clear error") {
   CHECK(decode_pin(encode_pin(bad)).status().code() == Code::corrupt);
 }
 
+TEST_CASE("a pin whose integers use wider msgpack forms decodes to the same pin") {
+  // encode_pin writes the shortest forms; another writer may not. Every
+  // integer here takes a fixed-width form (0xcc…0xcf, 0xd0…0xd3).
+  Pin p = full_pin();
+  p.max_depth = -1;
+  msgpack::sbuffer buf;
+  pack::Packer pk(buf);
+  pk.pack_array(16);
+  pk.pack_fix_uint64(kPinVersion);
+  pack::bin(pk, p.cid.view());
+  pk.pack_fix_uint16(static_cast<uint16_t>(p.type));
+  pack::str(pk, p.name);
+  pk.pack_fix_uint32(static_cast<uint32_t>(p.mode));
+  pk.pack_fix_int64(p.replication_factor_min);
+  pk.pack_fix_int16(static_cast<int16_t>(p.replication_factor_max));
+  for (const auto* v : {&p.allocations, &p.user_allocations}) {
+    pk.pack_array(static_cast<uint32_t>(v->size()));
+    for (const auto& s : *v) pack::str(pk, s);
+  }
+  pk.pack_fix_int64(p.expire_at);
+  pk.pack_map(static_cast<uint32_t>(p.metadata.size()));
+  for (const auto& [k, v] : p.metadata) {
+    pack::str(pk, k);
+    pack::str(pk, v);
+  }
+  if (p.pin_update)
+    pack::bin(pk, p.pin_update->view());
+  else
+    pk.pack_nil();
+  pk.pack_array(static_cast<uint32_t>(p.origins.size()));
+  for (const auto& s : p.origins) pack::str(pk, s);
+  pk.pack_fix_int8(static_cast<int8_t>(p.max_depth));
+  if (p.reference)
+    pack::bin(pk, p.reference->view());
+  else
+    pk.pack_nil();
+  pk.pack_fix_uint64(static_cast<uint64_t>(p.timestamp));
+  Bytes wide = pack::to_bytes(buf);
+  REQUIRE(wide != encode_pin(p));
+  auto back = decode_pin(wide);
+  REQUIRE_MESSAGE(back.is_ok(), back.status().to_string());
+  CHECK(*back == p);
+}
+
 TEST_CASE("pin keys carry the CID") {
   Cid c = content("k");
   CHECK(pin_key(c) == "/pins/" + c.to_string());
@@ -131,6 +176,12 @@ TEST_CASE("validation enforces IPFS Cluster's rules with messages that say why")
   Pin a = request("a");
   a.allocations = {"p1", "p1"};
   CHECK(validate(a).message().find("twice") != std::string::npos);
+  // Past 16 entries repeats are found by sorting, not pairwise.
+  Pin many = request("many");
+  for (int i = 0; i < 40; i++) many.allocations.push_back("peer-" + std::to_string(i));
+  CHECK(validate(many).is_ok());
+  many.allocations.push_back("peer-7");
+  CHECK(validate(many).message().find("twice") != std::string::npos);
   Pin m = request("m");
   for (size_t i = 0; i <= kMaxMetadataEntries; i++) m.metadata["k" + std::to_string(i)] = "v";
   CHECK_FALSE(validate(m).is_ok());

@@ -1,9 +1,11 @@
-// decode_pin(): the stored pin's msgpack array read field by field, without
+// The stored pin's msgpack encoding: encode_pin() through msgpack-cxx's
+// packer, and decode_pin(), which reads the array field by field without
 // building a msgpack object tree. Listings, the tracker's hook and
 // maintenance decode every pin, so this is on every hot path; an earlier
 // version through msgpack-cxx's object unpacking spent most of a listing's
 // time allocating. Every read is bounded by the bytes left, so a count or a
 // length cannot make it allocate more than the (at most 64 KiB) input.
+#include "crdt/pack.h"
 #include "pinning/pin.h"
 
 namespace trellis::pinning {
@@ -11,6 +13,18 @@ namespace trellis::pinning {
 namespace {
 
 constexpr uint32_t kFields = 16;
+
+void pack_strings(pack::Packer& pk, const std::vector<std::string>& v) {
+  pk.pack_array(static_cast<uint32_t>(v.size()));
+  for (const auto& s : v) pack::str(pk, s);
+}
+
+void pack_opt_cid(pack::Packer& pk, const std::optional<Cid>& c) {
+  if (c)
+    pack::bin(pk, c->view());
+  else
+    pk.pack_nil();
+}
 
 class Reader {
  public:
@@ -160,9 +174,8 @@ Status read_opt_cid(Reader& r, std::optional<Cid>& out, const char* what) {
 
 Status decode_pin_into(ByteView bytes, Pin& p) {
   if (bytes.size() > kMaxEncodedPin)
-    return Status(Code::too_large, "pin is " + std::to_string(bytes.size()) +
-                                       " bytes; at most " + std::to_string(kMaxEncodedPin) +
-                                       " are allowed");
+    return too_large("pin is " + std::to_string(bytes.size()) + " bytes; at most " +
+                     std::to_string(kMaxEncodedPin) + " are allowed");
   Reader r(bytes);
   auto fields = r.array("pin");
   if (!fields) return fields.status();
@@ -231,6 +244,33 @@ Status decode_pin_into(ByteView bytes, Pin& p) {
   Status st = validate(p);
   if (!st) return corrupt("stored pin is invalid: " + st.message());
   return Status::ok();
+}
+
+Bytes encode_pin(const Pin& p) {
+  msgpack::sbuffer buf;
+  pack::Packer pk(buf);
+  pk.pack_array(kFields);
+  pk.pack_uint64(kPinVersion);
+  pack::bin(pk, p.cid.view());
+  pk.pack_uint8(static_cast<uint8_t>(p.type));
+  pack::str(pk, p.name);
+  pk.pack_uint8(static_cast<uint8_t>(p.mode));
+  pk.pack_int32(p.replication_factor_min);
+  pk.pack_int32(p.replication_factor_max);
+  pack_strings(pk, p.allocations);
+  pack_strings(pk, p.user_allocations);
+  pk.pack_int64(p.expire_at);
+  pk.pack_map(static_cast<uint32_t>(p.metadata.size()));
+  for (const auto& [k, v] : p.metadata) {  // std::map: sorted, so deterministic
+    pack::str(pk, k);
+    pack::str(pk, v);
+  }
+  pack_opt_cid(pk, p.pin_update);
+  pack_strings(pk, p.origins);
+  pk.pack_int32(p.max_depth);
+  pack_opt_cid(pk, p.reference);
+  pk.pack_int64(p.timestamp);
+  return pack::to_bytes(buf);
 }
 
 Result<Pin> decode_pin(ByteView bytes) {
