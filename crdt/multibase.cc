@@ -123,14 +123,18 @@ Result<Bytes> decode58(std::string_view s, size_t base) {
 
 }  // namespace
 
-void base32_append(ByteView data, std::string& out) {
-  size_t at = out.size();
-  out.resize(at + (data.size() * 8 + 4) / 5);
-  char* p = out.data() + at;
+char* base32_write(ByteView data, char* p) {
+  size_t i = 0;
+  // Five bytes are eight digits: a listing writes two CIDs per pin.
+  for (; i + 5 <= data.size(); i += 5, p += 8) {
+    uint64_t v = 0;
+    for (size_t k = 0; k < 5; ++k) v = (v << 8) | data[i + k];
+    for (int k = 0; k < 8; ++k) p[k] = kBase32Lower[(v >> (35 - 5 * k)) & 31];
+  }
   uint32_t acc = 0;
   int bits = 0;
-  for (uint8_t b : data) {
-    acc = (acc << 8) | b;
+  for (; i < data.size(); ++i) {
+    acc = (acc << 8) | data[i];
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
@@ -138,7 +142,14 @@ void base32_append(ByteView data, std::string& out) {
     }
     acc &= (1u << bits) - 1;
   }
-  if (bits > 0) *p = kBase32Lower[(acc << (5 - bits)) & 31];
+  if (bits > 0) *p++ = kBase32Lower[(acc << (5 - bits)) & 31];
+  return p;
+}
+
+void base32_append(ByteView data, std::string& out) {
+  size_t at = out.size();
+  out.resize(at + base32_size(data.size()));
+  base32_write(data, out.data() + at);
 }
 
 std::string base32_encode(ByteView data) {

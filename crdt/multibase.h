@@ -21,6 +21,10 @@ inline constexpr size_t kMaxMultibaseText = 512;
 // invalid_argument and a message naming the offending character and offset.
 std::string base32_encode(ByteView data);         // lower case, no padding
 void base32_append(ByteView data, std::string& out);  // the same, appended
+// base32_encode() written at p, which has room for base32_size(data.size())
+// characters; returns the end.
+char* base32_write(ByteView data, char* p);
+constexpr size_t base32_size(size_t bytes) { return (bytes * 8 + 4) / 5; }
 Result<Bytes> base32_decode(std::string_view s);  // all lower or all upper case
 std::string base58_encode(ByteView data);
 Result<Bytes> base58_decode(std::string_view s);

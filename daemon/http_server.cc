@@ -124,6 +124,11 @@ class StreamResponder final : public Responder {
         co_return false;
       }
     }
+    if (buf_.empty() && line.size() >= kChunkBytes) {  // a page of lines: sent as it is
+      line += '\n';
+      co_await write_chunk(line);
+      co_return !failed_;
+    }
     buf_ += line;
     buf_ += '\n';
     if (buf_.size() >= kChunkBytes) co_await flush();
@@ -165,12 +170,17 @@ class StreamResponder final : public Responder {
   void expire() { beast::get_lowest_layer(s_).expires_after(opts_.write_timeout); }
 
   awaitable<void> flush() {
-    if (buf_.empty() || failed_) co_return;
+    if (buf_.empty()) co_return;
+    co_await write_chunk(buf_);
+    buf_.clear();
+  }
+
+  awaitable<void> write_chunk(const std::string& data) {
+    if (failed_) co_return;
     error_code ec;
     expire();
-    co_await asio::async_write(s_, bh::make_chunk(asio::buffer(buf_)), with_ec(ec));
+    co_await asio::async_write(s_, bh::make_chunk(asio::buffer(data)), with_ec(ec));
     if (ec) failed_ = true;
-    buf_.clear();
   }
 
   Stream& s_;

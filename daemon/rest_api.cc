@@ -4,6 +4,7 @@
 
 #include "daemon/auth.h"
 #include "daemon/peer_status.h"
+#include "daemon/pin_listing.h"
 #include "daemon/service.h"
 #include "pinning/rfc3339.h"
 
@@ -47,7 +48,10 @@ json metric_json(const std::string& name, const std::string& peer, const pinning
 }  // namespace
 
 RestApi::RestApi(Service& service, const HttpApiConfig& config)
-    : HttpApi(service, config, "restapi") {}
+    : HttpApi(service, config, "restapi"),
+      lister_(std::make_unique<PinLister>(PinLister::default_threads())) {}
+
+RestApi::~RestApi() = default;
 
 net::awaitable<void> RestApi::handle(http::Request& req, http::Responder& r) {
   const auto& creds = config_.basic_auth_credentials;

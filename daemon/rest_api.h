@@ -3,6 +3,7 @@
 // Routes and formats: docs/rest-api.md.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,11 +11,13 @@
 
 namespace trellis {
 
+class PinLister;
 class Service;
 
 class RestApi : public HttpApi {
  public:
   RestApi(Service& service, const HttpApiConfig& config);
+  ~RestApi() override;
 
  private:
   net::awaitable<void> handle(http::Request& req, http::Responder& r) override;
@@ -23,6 +26,8 @@ class RestApi : public HttpApi {
   // daemon/rest_pins.cc
   net::awaitable<void> pin_routes(http::Request& req, http::Responder& r,
                                   const std::vector<std::string>& parts);
+
+  std::unique_ptr<PinLister> lister_;  // GET /allocations
 };
 
 }  // namespace trellis

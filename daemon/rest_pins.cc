@@ -4,6 +4,7 @@
 
 #include "daemon/global_status.h"
 #include "daemon/peer_status.h"
+#include "daemon/pin_listing.h"
 #include "daemon/rest_api.h"
 #include "daemon/service.h"
 #include "pinning/pin_json.h"
@@ -156,27 +157,7 @@ net::awaitable<void> RestApi::pin_routes(http::Request& req, http::Responder& r,
       if (f && !f->empty() && *f != "all" && *f != "pin" && f->find("pin") == std::string::npos)
         co_return co_await r.error(400, "invalid filter value \"" + *f +
                                             "\" (pin, meta-pin, clusterdag-pin, shard-pin, all)");
-      // Each page is written straight from the store as one block of
-      // lines: no copy of the pins, one item() per page.
-      std::string after;
-      for (;;) {
-        std::string block;
-        block.reserve(kPinPage * 512);  // ~430 bytes of JSON per pin
-        size_t n = 0;
-        Status st = pins.scan(
-            [&](const Pin& p) {
-              if (n) block += '\n';
-              append_pin_json(p, block);
-              if (++n < kPinPage) return true;
-              after = pin_key(p.cid);
-              return false;
-            },
-            after);
-        if (!st) co_return co_await r.end(st.message(), 500);
-        if (n && !co_await r.item(std::move(block))) co_return;
-        if (n < kPinPage) break;
-      }
-      co_return co_await r.end_ok();
+      co_return co_await lister_->write(pins, r);
     }
   }
 

@@ -80,11 +80,8 @@ char* put_digits(char* p, int64_t v, int n) {
 
 // Written by hand (no snprintf): a listing formats two per pin. Years are
 // 1678–2262 for int64 nanoseconds, so always four digits.
-void append_rfc3339(int64_t unix_nanos, std::string& out) {
-  if (unix_nanos == 0) {
-    out += kZeroTime;
-    return;
-  }
+char* write_rfc3339(int64_t unix_nanos, char* p) {
+  if (unix_nanos == 0) return std::copy(kZeroTime.begin(), kZeroTime.end(), p);
   int64_t secs = unix_nanos / kNanos;
   int64_t nanos = unix_nanos % kNanos;
   if (nanos < 0) {
@@ -99,8 +96,7 @@ void append_rfc3339(int64_t unix_nanos, std::string& out) {
   }
   int64_t y = 0, m = 0, d = 0;
   civil_from_days(days, &y, &m, &d);
-  char buf[40];
-  char* p = put_digits(buf, y, 4);
+  p = put_digits(p, y, 4);
   *p++ = '-';
   p = put_digits(p, m, 2);
   *p++ = '-';
@@ -117,13 +113,12 @@ void append_rfc3339(int64_t unix_nanos, std::string& out) {
     while (p[-1] == '0') --p;  // trailing zeros trimmed, as Go writes them
   }
   *p++ = 'Z';
-  out.append(buf, static_cast<size_t>(p - buf));
+  return p;
 }
 
 std::string format_rfc3339(int64_t unix_nanos) {
-  std::string out;
-  append_rfc3339(unix_nanos, out);
-  return out;
+  char buf[kRfc3339Max];
+  return std::string(buf, write_rfc3339(unix_nanos, buf));
 }
 
 Result<int64_t> parse_rfc3339(std::string_view s) {

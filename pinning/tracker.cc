@@ -22,12 +22,18 @@ Result<std::optional<Pin>> ReplicaPins::get(const Cid& cid) const {
 
 Status ReplicaPins::scan(const std::function<bool(const Pin&)>& fn, std::string_view after) const {
   Pin pin;  // one for the whole scan: its strings and vectors are reused
-  return replica_.scan(
-      kPinPrefix,
-      [&](std::string_view key, ByteView value) {
-        if (key == after) return true;
+  return scan_stored(
+      [&](std::string_view, ByteView value) {
         return !decode_pin_into(value, pin) || fn(pin);  // a value that does not decode is skipped
       },
+      after);
+}
+
+Status ReplicaPins::scan_stored(const std::function<bool(std::string_view, ByteView)>& fn,
+                                std::string_view after) const {
+  return replica_.scan(
+      kPinPrefix,
+      [&](std::string_view key, ByteView value) { return key == after || fn(key, value); },
       after);
 }
 

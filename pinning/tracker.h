@@ -37,6 +37,10 @@ class PinSource {
   // the pins whose key (pin_key) sorts after it.
   virtual Status scan(const std::function<bool(const Pin&)>& fn,
                       std::string_view after = {}) const = 0;
+  // scan() before decoding: each pin's key and stored value (decode it with
+  // decode_pin_into), valid only during the call.
+  virtual Status scan_stored(const std::function<bool(std::string_view key, ByteView value)>& fn,
+                             std::string_view after = {}) const = 0;
   // The timestamp of the pin the last removal of `cid` removed (kRemovedPrefix).
   virtual Result<std::optional<int64_t>> removed(const Cid& cid) const = 0;
   // Every removal marker, in CID-key order, until fn returns false.
@@ -51,6 +55,8 @@ class ReplicaPins : public PinSource {
   Result<std::optional<Pin>> get(const Cid& cid) const override;
   Status scan(const std::function<bool(const Pin&)>& fn,
               std::string_view after = {}) const override;
+  Status scan_stored(const std::function<bool(std::string_view key, ByteView value)>& fn,
+                     std::string_view after = {}) const override;
   Result<std::optional<int64_t>> removed(const Cid& cid) const override;
   Status scan_removed(const std::function<bool(const Cid&, int64_t)>& fn) const override;
 

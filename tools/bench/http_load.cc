@@ -2,6 +2,7 @@
 
 #include "tools/bench/http_load.h"
 
+#include "tools/bench/body_lines.h"
 #include "tools/bench/common.h"
 
 #include <fmt/format.h>
@@ -9,7 +10,6 @@
 #include <algorithm>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <limits>
 #include <optional>
 
 namespace trellis::bench {
@@ -204,27 +204,21 @@ Result<StreamedReply> http_get_lines(uint16_t port, const std::string& target) {
   net::error_code ec;
   sock.connect(loopback(port), ec);
   if (ec) return Status(Code::unavailable, fmt::format("127.0.0.1:{}: {}", port, ec.message()));
-  http::request<http::empty_body> req(http::verb::get, target, 11);
-  req.set(http::field::host, fmt::format("127.0.0.1:{}", port));
-  req.keep_alive(false);
-  http::write(sock, req, ec);
-  beast::flat_buffer buf;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(std::numeric_limits<uint64_t>::max());
-  if (!ec) http::read_header(sock, buf, parser, ec);
-  if (ec) return Status(Code::unavailable, fmt::format("GET {}: {}", target, ec.message()));
-  out.status = static_cast<int>(parser.get().result_int());
+  std::string req = fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                                target, port);
+  asio::write(sock, asio::buffer(req), ec);
+  BodyLines reply;
   std::vector<char> chunk(size_t{1} << 20);
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
-    http::read(sock, buf, parser, ec);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) return Status(Code::unavailable, fmt::format("GET {}: {}", target, ec.message()));
-    size_t got = chunk.size() - parser.get().body().size;
-    out.bytes += got;
-    out.lines += static_cast<uint64_t>(std::count(chunk.data(), chunk.data() + got, '\n'));
+  while (!ec && !reply.done()) {
+    size_t got = sock.read_some(asio::buffer(chunk), ec);
+    if (!reply.feed(chunk.data(), got))
+      return Status(Code::corrupt, fmt::format("GET {}: {}", target, reply.error()));
   }
+  if (ec == asio::error::eof && reply.closed()) ec = {};
+  if (ec) return Status(Code::unavailable, fmt::format("GET {}: {}", target, ec.message()));
+  out.status = reply.status();
+  out.lines = reply.lines();
+  out.bytes = reply.bytes();
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   out.cpu_seconds = process_cpu_seconds() - cpu0;
   return out;
