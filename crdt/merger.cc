@@ -99,14 +99,27 @@ void Merger::queue(std::string_view key, const Cid& id, uint64_t priority, ByteV
                   tombstone, check});
 }
 
-Status Merger::merge(const Cid& cid, const Block& block, bool local) {
+void Merger::queue_range(const Cid& cid, const Block& block, std::string_view lo,
+                         std::string_view hi) {
+  auto in = [&](std::string_view key) { return key >= lo && (hi.empty() || key < hi); };
   const Delta& d = block.delta;
-  for (const auto& t : d.tombstones) queue(t.key, t.id, 0, {}, true, false);
-  // A well-formed DAG tombstones an element only in blocks below its own,
-  // so the check against `tombs` only matters for malformed ones; it keeps
-  // replicas convergent even when a block tombstones an id it cannot have
-  // seen. A block just made here cannot be named by any tombstone yet.
-  for (const auto& e : d.elements) queue(e.key, cid, d.priority, e.value, false, !local);
+  for (const auto& t : d.tombstones)
+    if (in(t.key)) queue(t.key, t.id, 0, {}, true, false);
+  for (const auto& e : d.elements)
+    if (in(e.key)) queue(e.key, cid, d.priority, e.value, false, true);
+}
+
+Status Merger::merge(const Cid& cid, const Block& block, bool local, bool applied) {
+  const Delta& d = block.delta;
+  if (!applied) {
+    for (const auto& t : d.tombstones) queue(t.key, t.id, 0, {}, true, false);
+    // A well-formed DAG tombstones an element only in blocks below its own,
+    // so the check against `tombs` only matters for malformed ones; it
+    // keeps replicas convergent even when a block tombstones an id it
+    // cannot have seen. A block just made here cannot be named by any
+    // tombstone yet.
+    for (const auto& e : d.elements) queue(e.key, cid, d.priority, e.value, false, !local);
+  }
   Bytes height;
   put_u64be(height, d.priority);
   TRELLIS_TRY(txn_.put(dbs_.merged, cid.view(), height));

@@ -60,8 +60,12 @@ class Merger {
       : txn_(txn), dbs_(dbs), track_(track_changes) {}
 
   // `local`: the block was just made here, so no tombstone can name its
-  // elements yet and the tombstone check is skipped.
-  Status merge(const Cid& cid, const Block& block, bool local = false);
+  // elements yet and the tombstone check is skipped. `applied`: its delta
+  // was applied already (queue_range), so only the block is recorded.
+  Status merge(const Cid& cid, const Block& block, bool local = false, bool applied = false);
+  // Queues the elements and tombstones of `block` whose keys sort in
+  // [lo, hi) (an empty hi: no end), without recording the block.
+  void queue_range(const Cid& cid, const Block& block, std::string_view lo, std::string_view hi);
   // Elements + tombstones queued by merge() and not yet applied.
   size_t queued() const { return ops_.size(); }
   // True once the queued entries or their bytes reached a per-transaction cap.

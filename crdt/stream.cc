@@ -92,6 +92,108 @@ Result<SyncResult> StreamIngest::add(std::span<const IncomingBlock> blocks) {
   return res;
 }
 
+namespace {
+
+// The keys sampled to choose the range bounds: every one until there are
+// kMaxSamples, then every other one is dropped and the step doubles.
+constexpr size_t kMaxSamples = size_t{1} << 14;
+// Bytes an entry takes beyond its key and value: the id (a CID), the
+// priority, the separator; and the bytes of a page of `elems`.
+constexpr size_t kEntryOverhead = 48;
+constexpr double kPageBytes = 4096;
+// Each range decodes every block again: beyond this many, block by block.
+constexpr size_t kMaxRanges = 64;
+
+}  // namespace
+
+Status StreamIngest::make_plan() {
+  plan_.made = true;
+  const Dbs& d = replica_.store().dbs();
+  std::vector<Cid> blocks;
+  std::vector<std::string> samples;
+  size_t stride = 1, entries = 0, bytes = 0, existing = 0;
+  bool usable = true;
+  auto sample = [&](std::string_view key) {
+    if (entries++ % stride != 0) return;
+    samples.emplace_back(key);
+    if (samples.size() < kMaxSamples) return;
+    for (size_t i = 0; 2 * i < samples.size(); ++i) samples[i] = std::move(samples[2 * i]);
+    samples.resize((samples.size() + 1) / 2);
+    stride *= 2;
+  };
+  TRELLIS_TRY(replica_.store().read([&](const Txn& txn) {
+    std::unordered_set<Cid, CidHash> earlier;
+    for (size_t i = next_; i < staged_.size() && usable; ++i) {
+      const Cid& cid = staged_[i].cid;
+      if (!txn.has(d.staged, cid.view())) continue;
+      auto raw = txn.get(d.blocks, cid.view());
+      if (!raw) return Status::ok();  // merge_step reports it
+      auto block = decode_block(*raw);
+      if (!block) return Status::ok();
+      for (const auto& l : block->links) usable = usable && (earlier.count(l) || txn.has(d.merged, l.view()));
+      for (const auto& t : block->delta.tombstones) {
+        sample(t.key);
+        bytes += t.key.size() + kEntryOverhead;
+      }
+      for (const auto& e : block->delta.elements) {
+        sample(e.key);
+        bytes += e.key.size() + e.value.size() + kEntryOverhead;
+      }
+      earlier.insert(cid);
+      blocks.push_back(cid);
+    }
+    existing = txn.count(d.elems);
+    return Status::ok();
+  }));
+  // Small enough for one transaction of the block-by-block path, or a
+  // block whose links are not all before it (left to the general path).
+  if (!usable || blocks.size() < 2 || (entries <= kMaxEntriesPerTxn && bytes <= kMaxQueuedBytes))
+    return Status::ok();
+  // Each range queues at most kMaxQueuedBytes, and may dirty at most as
+  // many `elems` pages as a block-by-block transaction: its share of the
+  // pages that the existing and the new entries fill (at ~2/3 full).
+  const double per_entry = static_cast<double>(bytes) / static_cast<double>(entries);
+  const double pages = 1.5 * static_cast<double>(existing + entries) * per_entry / kPageBytes;
+  const size_t ranges = std::max((bytes + kMaxQueuedBytes - 1) / kMaxQueuedBytes,
+                                 static_cast<size_t>(pages / kMaxEntriesPerTxn) + 1);
+  if (ranges > kMaxRanges) return Status::ok();
+  std::sort(samples.begin(), samples.end());
+  for (size_t i = 1; i < ranges; ++i) {
+    const std::string& b = samples[i * samples.size() / ranges];
+    if (plan_.bounds.empty() || b > plan_.bounds.back()) plan_.bounds.push_back(b);
+  }
+  plan_.blocks = std::move(blocks);
+  return Status::ok();
+}
+
+Status StreamIngest::apply_range() {
+  const Dbs& d = replica_.store().dbs();
+  const size_t i = plan_.next;
+  const std::string_view lo = i == 0 ? std::string_view() : plan_.bounds[i - 1];
+  const std::string_view hi = i < plan_.bounds.size() ? plan_.bounds[i] : std::string_view();
+  std::vector<Change> changes;
+  TRELLIS_TRY(replica_.store().write([&](Txn& txn) {
+    Merger m(txn, d, replica_.hook_ != nullptr);
+    for (const Cid& cid : plan_.blocks) {
+      auto raw = txn.get(d.blocks, cid.view());
+      if (!raw) return corrupt("staged block " + cid.to_string() + " is not stored");
+      auto block = decode_block(*raw);
+      if (!block)
+        return corrupt("stored block " + cid.to_string() + ": " + block.status().message());
+      m.queue_range(cid, *block, lo, hi);
+    }
+    TRELLIS_TRY(m.flush());
+    changes = m.changes();
+    return Status::ok();
+  }));
+  for (const auto& c : changes) replica_.hook_(c);
+  if (++plan_.next > plan_.bounds.size()) {
+    applied_.insert(plan_.blocks.begin(), plan_.blocks.end());
+    plan_.blocks.clear();
+  }
+  return Status::ok();
+}
+
 Result<bool> StreamIngest::merge_step(SyncResult& out) {
   if (next_ >= staged_.size()) return true;  // no write transaction for nothing
   if (!sorted_) {
@@ -100,6 +202,11 @@ Result<bool> StreamIngest::merge_step(SyncResult& out) {
                 return a.priority != b.priority ? a.priority < b.priority : a.cid < b.cid;
               });
     sorted_ = true;
+  }
+  if (!plan_.made) TRELLIS_TRY(make_plan());
+  if (!plan_.blocks.empty()) {
+    TRELLIS_TRY(apply_range());
+    return false;
   }
   const Dbs& d = replica_.store().dbs();
   size_t next = next_, merged = 0;
@@ -127,7 +234,7 @@ Result<bool> StreamIngest::merge_step(SyncResult& out) {
       auto ready = wait_on_links(txn, d, cid, *block, peer_, wants);
       if (!ready) return ready.status();
       if (*ready) {
-        TRELLIS_TRY(m.merge(cid, *block));
+        TRELLIS_TRY(m.merge(cid, *block, false, applied_.count(cid) > 0));
         ++merged;
       }
     }

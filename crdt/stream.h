@@ -69,7 +69,24 @@ class StreamIngest {
   using DigestSet = std::unordered_set<Digest, DigestHash>;
   static std::optional<Digest> digest_of(const Cid& cid);
 
+  // A stream too large for one transaction is merged by key range: when
+  // every staged block's links are merged or staged before it, the deltas
+  // of all of them are applied one key range per transaction, so that each
+  // writes a contiguous run of `elems` pages instead of pages all over the
+  // B-tree; the blocks are then recorded as merged without applying their
+  // deltas again (docs/crdt.md).
+  struct RangePlan {
+    bool made = false;
+    std::vector<Cid> blocks;          // in merge order; empty: block by block
+    std::vector<std::string> bounds;  // range i is [bounds[i-1], bounds[i])
+    size_t next = 0;                  // ranges applied
+  };
+  Status make_plan();
+  Status apply_range();
+
   Replica& replica_;
+  RangePlan plan_;
+  std::unordered_set<Cid, CidHash> applied_;  // blocks whose deltas the ranges applied
   std::string peer_;
   size_t max_expected_;
   DigestSet expected_;

@@ -1,6 +1,9 @@
 // StreamIngest: a sub-DAG stream staged newest first, merged oldest first.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "crdt/merger.h"
 #include "crdt/stream.h"
 #include "replica_util.h"
@@ -219,7 +222,7 @@ TEST_SUITE("stream") {
     CHECK(dump(*dst) == dump(*src));
   }
 
-  TEST_CASE("a merge stops at kMaxQueuedBytes of deltas per transaction") {
+  TEST_CASE("a merge queues at most kMaxQueuedBytes of deltas per transaction") {
     TempDir t;
     auto src = open_replica(t.sub("src"));
     // ~1 MB values, one per block: just over the byte cap in all.
@@ -235,9 +238,69 @@ TEST_SUITE("stream") {
     StreamIngest in(*dst, *src->heads(), "src");
     add_in_chunks(in, stream, 32);
     SyncResult res;
-    CHECK(merge_all(in, res) == 2);
+    // Two key ranges of 16 values each (one transaction each), then one
+    // that records the blocks as merged.
+    CHECK(merge_all(in, res) == 3);
     CHECK(res.merged == n);
     CHECK(dump(*dst) == dump(*src));
+  }
+
+  TEST_CASE("a stream too large for one transaction is merged key range by key range") {
+    TempDir t;
+    auto src = open_replica(t.sub("src"));
+    // 5 commits of 5,000 keys with 1 KB values (~26 MB of deltas: two
+    // ranges), then one that removes every 7th key and rewrites every 11th:
+    // tombstones and the elements they name fall in every range.
+    for (int b = 0; b < 5; ++b) {
+      Batch batch;
+      for (int i = b * 5000; i < (b + 1) * 5000; ++i)
+        REQUIRE(batch.put("r/" + std::to_string(i), Bytes(1000, static_cast<uint8_t>(i))).is_ok());
+      REQUIRE(src->commit(batch).is_ok());
+    }
+    Batch last;
+    for (int i = 0; i < 25000; i += 7) REQUIRE(last.remove("r/" + std::to_string(i)).is_ok());
+    for (int i = 1; i < 25000; i += 11) REQUIRE(last.put("r/" + std::to_string(i), val("new")).is_ok());
+    REQUIRE(src->commit(last).is_ok());
+    auto stream = stream_of(*src);
+    REQUIRE(stream.size() > 6);  // a commit is split into blocks of at most ~1 MiB
+
+    SUBCASE("in order: the source's state, each key reported once") {
+      std::map<std::string, int> reported;
+      ReplicaOptions o;
+      o.hook = [&](const Change& c) { ++reported[c.key]; };
+      auto dst = open_replica(t.sub("dst"), o);
+      StreamIngest in(*dst, *src->heads(), "src");
+      add_in_chunks(in, stream, 2);
+      SyncResult res;
+      CHECK(merge_all(in, res) == 3);  // two ranges, then the blocks recorded
+      CHECK(res.merged == stream.size());
+      CHECK(dump(*dst) == dump(*src));
+      CHECK(*dst->heads() == *src->heads());
+      CHECK(dst->info()->staged == 0);
+      CHECK(reported.size() == dump(*src).size());
+      CHECK(std::all_of(reported.begin(), reported.end(), [](auto& kv) { return kv.second == 1; }));
+    }
+    SUBCASE("a write that fails after the first range: resumed, the same state") {
+      bool full = false;
+      ReplicaOptions o;
+      o.fail_write = [&] { return full; };
+      auto dst = open_replica(t.sub("dst"), o);
+      {
+        StreamIngest in(*dst, *src->heads(), "src");
+        add_in_chunks(in, stream, 8);
+        SyncResult out;
+        REQUIRE(in.merge_step(out).is_ok());  // the first range
+        full = true;
+        CHECK_FALSE(in.merge_step(out).is_ok());
+      }
+      CHECK(dst->info()->staged == stream.size());
+      full = false;
+      auto merged = dst->resume_merges();
+      REQUIRE(merged.is_ok());
+      CHECK(*merged == stream.size());
+      CHECK(dump(*dst) == dump(*src));
+      CHECK(*dst->heads() == *src->heads());
+    }
   }
 
   TEST_CASE("a stream naming more unreceived links than max_expected fails and stores nothing") {
