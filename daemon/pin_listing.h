@@ -27,7 +27,8 @@ class PinLister {
   // have gone out). Values that do not decode are skipped, as scan() does.
   net::awaitable<void> write(const pinning::PinSource& pins, http::Responder& r);
 
-  // The worker count for this machine: its cores, from 1 to 4.
+  // The worker count for this machine: one less than its cores (the io
+  // thread formats pages too while it would wait), from 1 to 4.
   static size_t default_threads();
 
  private:
