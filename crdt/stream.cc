@@ -101,7 +101,11 @@ constexpr size_t kMaxSamples = size_t{1} << 14;
 // priority, the separator; and the bytes of a page of `elems`.
 constexpr size_t kEntryOverhead = 48;
 constexpr double kPageBytes = 4096;
-// Each range decodes every block again: beyond this many, block by block.
+// Each range decodes every block again, so past kFewRanges a range may
+// grow to kWideRange times the bounds of one block-by-block transaction;
+// beyond kMaxRanges ranges of that size, block by block.
+constexpr size_t kFewRanges = 16;
+constexpr size_t kWideRange = 4;
 constexpr size_t kMaxRanges = 64;
 
 }  // namespace
@@ -151,11 +155,16 @@ Status StreamIngest::make_plan() {
     return Status::ok();
   // Each range queues at most kMaxQueuedBytes, and may dirty at most as
   // many `elems` pages as a block-by-block transaction: its share of the
-  // pages that the existing and the new entries fill (at ~2/3 full).
+  // pages that the existing and the new entries fill (at ~2/3 full). Past
+  // kFewRanges, ranges up to kWideRange times that keep their number (and
+  // the decoding of every block per range) down.
   const double per_entry = static_cast<double>(bytes) / static_cast<double>(entries);
   const double pages = 1.5 * static_cast<double>(existing + entries) * per_entry / kPageBytes;
-  const size_t ranges = std::max((bytes + kMaxQueuedBytes - 1) / kMaxQueuedBytes,
-                                 static_cast<size_t>(pages / kMaxEntriesPerTxn) + 1);
+  auto ranges_of = [&](size_t scale) {
+    return std::max((bytes + scale * kMaxQueuedBytes - 1) / (scale * kMaxQueuedBytes),
+                    static_cast<size_t>(pages / static_cast<double>(scale * kMaxEntriesPerTxn)) + 1);
+  };
+  const size_t ranges = std::max(std::min(ranges_of(1), kFewRanges), ranges_of(kWideRange));
   if (ranges > kMaxRanges) return Status::ok();
   std::sort(samples.begin(), samples.end());
   for (size_t i = 1; i < ranges; ++i) {
