@@ -131,10 +131,13 @@ Status StreamIngest::make_plan() {
       const Cid& cid = staged_[i].cid;
       if (!txn.has(d.staged, cid.view())) continue;
       auto raw = txn.get(d.blocks, cid.view());
-      if (!raw) return Status::ok();  // merge_step reports it
-      auto block = decode_block(*raw);
-      if (!block) return Status::ok();
-      for (const auto& l : block->links) usable = usable && (earlier.count(l) || txn.has(d.merged, l.view()));
+      auto block = raw ? decode_block(*raw) : Result<Block>(corrupt("not stored"));
+      if (!block) {
+        usable = false;  // block by block, which reports it
+        break;
+      }
+      for (const auto& l : block->links)
+        usable = usable && (earlier.count(l) || txn.has(d.merged, l.view()));
       for (const auto& t : block->delta.tombstones) {
         sample(t.key);
         bytes += t.key.size() + kEntryOverhead;

@@ -72,7 +72,8 @@ PinLister::PinLister(size_t threads) : impl_(std::make_unique<Impl>(std::max<siz
 PinLister::~PinLister() { impl_->pool.join(); }
 
 size_t PinLister::default_threads() {
-  return std::clamp<size_t>(std::thread::hardware_concurrency() - 1, 1, 4);
+  const size_t cores = std::thread::hardware_concurrency();  // 0: unknown
+  return std::clamp<size_t>(cores > 1 ? cores - 1 : 1, 1, 4);
 }
 
 net::awaitable<void> PinLister::write(const pinning::PinSource& pins, http::Responder& r) {
