@@ -94,8 +94,9 @@ Result<SyncResult> StreamIngest::add(std::span<const IncomingBlock> blocks) {
 
 namespace {
 
-// The keys sampled to choose the range bounds: every one until there are
-// kMaxSamples, then every other one is dropped and the step doubles.
+// The keys sampled to choose the range bounds, one per `stride` bytes of
+// deltas (so that ranges split bytes evenly): every key until there are
+// kMaxSamples, then every other one is dropped and the stride doubles.
 constexpr size_t kMaxSamples = size_t{1} << 14;
 // Bytes an entry takes beyond its key and value: the id (a CID), the
 // priority, the separator; and the bytes of a page of `elems`.
@@ -115,10 +116,14 @@ Status StreamIngest::make_plan() {
   const Dbs& d = replica_.store().dbs();
   std::vector<Cid> blocks;
   std::vector<std::string> samples;
-  size_t stride = 1, entries = 0, bytes = 0, existing = 0;
+  size_t stride = 1, since = 0, entries = 0, bytes = 0, existing = 0;
   bool usable = true;
-  auto sample = [&](std::string_view key) {
-    if (entries++ % stride != 0) return;
+  auto sample = [&](std::string_view key, size_t size) {
+    ++entries;
+    bytes += size;
+    since += size;
+    if (since < stride) return;
+    since = 0;
     samples.emplace_back(key);
     if (samples.size() < kMaxSamples) return;
     for (size_t i = 0; 2 * i < samples.size(); ++i) samples[i] = std::move(samples[2 * i]);
@@ -138,14 +143,9 @@ Status StreamIngest::make_plan() {
       }
       for (const auto& l : block->links)
         usable = usable && (earlier.count(l) || txn.has(d.merged, l.view()));
-      for (const auto& t : block->delta.tombstones) {
-        sample(t.key);
-        bytes += t.key.size() + kEntryOverhead;
-      }
-      for (const auto& e : block->delta.elements) {
-        sample(e.key);
-        bytes += e.key.size() + e.value.size() + kEntryOverhead;
-      }
+      for (const auto& t : block->delta.tombstones) sample(t.key, t.key.size() + kEntryOverhead);
+      for (const auto& e : block->delta.elements)
+        sample(e.key, e.key.size() + e.value.size() + kEntryOverhead);
       earlier.insert(cid);
       blocks.push_back(cid);
     }
@@ -173,6 +173,22 @@ Status StreamIngest::make_plan() {
   for (size_t i = 1; i < ranges; ++i) {
     const std::string& b = samples[i * samples.size() / ranges];
     if (plan_.bounds.empty() || b > plan_.bounds.back()) plan_.bounds.push_back(b);
+  }
+  // Each range's share of the samples, i.e. of the bytes: keys too alike
+  // to cut evenly (one key written over and over) would make a range
+  // exceed its bounds, so then block by block.
+  size_t from = 0;
+  for (size_t i = 0; i <= plan_.bounds.size(); ++i) {
+    size_t to = i == plan_.bounds.size()
+                    ? samples.size()
+                    : static_cast<size_t>(
+                          std::lower_bound(samples.begin(), samples.end(), plan_.bounds[i]) -
+                          samples.begin());
+    if (to - from > 3 * samples.size() / (2 * ranges) + 1) {  // 1.5 times its share
+      plan_.bounds.clear();
+      return Status::ok();
+    }
+    from = to;
   }
   plan_.blocks = std::move(blocks);
   return Status::ok();
