@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "crdt/merger.h"
@@ -42,6 +43,18 @@ void add_in_chunks(StreamIngest& in, std::span<const IncomingBlock> blocks, size
     REQUIRE(r.is_ok());
     CHECK(r->rejected.empty());
   }
+}
+
+// Puts ~1 MB values, one per block, just over the byte cap in all (two
+// transactions' worth), under key_of(i); returns how many.
+size_t put_big_values(Replica& r, const std::function<std::string(size_t)>& key_of) {
+  const size_t n = kMaxQueuedBytes / 1'000'000 + 8;
+  Bytes big(1'000'000, 'v');
+  for (size_t i = 0; i < n; ++i) {
+    big[0] = static_cast<uint8_t>(i);
+    REQUIRE(r.put(key_of(i), big).is_ok());
+  }
+  return n;
 }
 
 // Runs merge_step to the end; returns the number of steps (transactions).
@@ -225,13 +238,7 @@ TEST_SUITE("stream") {
   TEST_CASE("a merge queues at most kMaxQueuedBytes of deltas per transaction") {
     TempDir t;
     auto src = open_replica(t.sub("src"));
-    // ~1 MB values, one per block: just over the byte cap in all.
-    const size_t n = kMaxQueuedBytes / 1'000'000 + 8;
-    Bytes big(1'000'000, 'v');
-    for (size_t i = 0; i < n; ++i) {
-      big[0] = static_cast<uint8_t>(i);
-      REQUIRE(src->put("big" + std::to_string(i), big).is_ok());
-    }
+    const size_t n = put_big_values(*src, [](size_t i) { return "big" + std::to_string(i); });
     auto stream = stream_of(*src);
     REQUIRE(stream.size() == n);
     auto dst = open_replica(t.sub("dst"));
@@ -248,12 +255,7 @@ TEST_SUITE("stream") {
   TEST_CASE("one key written over and over cannot be cut into ranges: merged block by block") {
     TempDir t;
     auto src = open_replica(t.sub("src"));
-    const size_t n = kMaxQueuedBytes / 1'000'000 + 8;  // ~1 MB values: two transactions' worth
-    Bytes big(1'000'000, 'v');
-    for (size_t i = 0; i < n; ++i) {
-      big[0] = static_cast<uint8_t>(i);
-      REQUIRE(src->put("same", big).is_ok());
-    }
+    put_big_values(*src, [](size_t) { return std::string("same"); });
     auto stream = stream_of(*src);
     auto dst = open_replica(t.sub("dst"));
     StreamIngest in(*dst, *src->heads(), "src");
